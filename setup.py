@@ -1,0 +1,23 @@
+"""Installable package for the ssd detection framework."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="ssd",
+    version="0.1.0",
+    description="Config-driven SSD / SSDLite object detection: train, evaluate, deploy.",
+    python_requires=">=3.11",
+    packages=find_packages(include=["ssd", "ssd.*"]),
+    install_requires=[
+        # torchvision from PyPI needs the regular torch build: never pin the CPU-only wheel.
+        "torch>=2.1",
+        "torchvision>=0.16",
+        "yacs>=0.1.8",
+        "opencv-python-headless>=4.8",
+        "numpy>=1.24",
+        "pycocotools>=2.0.7",
+        "tqdm>=4.60",
+        "tensorboard>=2.12",
+    ],
+    extras_require={"dev": ["pytest>=7", "ruff>=0.4"]},
+)

@@ -1,0 +1,134 @@
+"""Every configuration key, with its default and a one-line meaning.
+
+Key names follow lufficc/SSD wherever the concept is the same, so its users feel at home.
+Call :func:`ssd.config.get_cfg` for a fresh, mutable copy; never mutate ``_C``.
+Box convention everywhere: xyxy, absolute pixels, float32; label 0 is background.
+"""
+
+from yacs.config import CfgNode as CN
+
+_C = CN()
+_C._BASE_ = ""  # path (relative to this file) of a config this one inherits from; may be a list
+
+# ---------------------------------------------------------------------------------------------
+# Model
+# ---------------------------------------------------------------------------------------------
+_C.MODEL = CN()
+_C.MODEL.DEVICE = "auto"  # "auto" (CUDA when available, else CPU), "cpu", "cuda", "cuda:1", ...
+_C.MODEL.NUM_CLASSES = 21  # classes including background; 0 = derive from the training dataset
+_C.MODEL.SYNC_BN = False  # convert BatchNorm to SyncBatchNorm when distributed on CUDA
+_C.MODEL.WEIGHTS = ""  # full-detector checkpoint to start from (path or URL); "" = none
+
+_C.MODEL.BACKBONE = CN()
+_C.MODEL.BACKBONE.NAME = "vgg16"  # a name in ssd.modeling.BACKBONES
+_C.MODEL.BACKBONE.WEIGHTS = ""  # torchvision weights name (VGG16_Weights.IMAGENET1K_FEATURES), URL or path
+_C.MODEL.BACKBONE.WIDTH_MULT = 1.0  # channel width multiplier (MobileNet family)
+_C.MODEL.BACKBONE.REDUCED_TAIL = False  # MobileNetV3: halve the channels of the last stage (paper §6.3)
+_C.MODEL.BACKBONE.VARIANT = "paper"  # "paper" or a reference implementation's form, e.g. "lufficc"
+_C.MODEL.BACKBONE.NORM_EPS = 1e-5  # BatchNorm eps of the backbone, neck and predictor (SSDLite: 1e-3)
+_C.MODEL.BACKBONE.NORM_MOMENTUM = 0.1  # BatchNorm momentum (SSDLite: 0.03)
+_C.MODEL.BACKBONE.FREEZE_BN = False  # keep backbone BatchNorm statistics and affine parameters fixed
+
+_C.MODEL.NECK = CN()
+_C.MODEL.NECK.NAME = "ssd_extras"  # a name in ssd.modeling.NECKS: ssd_extras, ssdlite_extras, fpn
+_C.MODEL.NECK.OUT_CHANNELS = [512, 256, 256, 256]  # channels of each extra level (SSD300)
+_C.MODEL.NECK.MID_CHANNELS = [256, 128, 128, 128]  # 1x1 bottleneck channels per extra level; [] = half
+_C.MODEL.NECK.STRIDES = [2, 2, 1, 1]  # stride of each extra level's spatial conv
+_C.MODEL.NECK.PADDINGS = [1, 1, 0, 0]  # padding of each extra level's spatial conv
+_C.MODEL.NECK.KERNEL_SIZES = [3, 3, 3, 3]  # kernel of each extra level's spatial conv (SSD512 ends in 4)
+_C.MODEL.NECK.USE_BN = False  # BatchNorm in the SSD extra layers (the paper's VGG has none)
+_C.MODEL.NECK.FPN_CHANNELS = 128  # FPN neck: channels of every pyramid level
+_C.MODEL.NECK.FPN_NUM_EXTRA = 3  # FPN neck: stride-2 levels appended after the backbone's
+
+_C.MODEL.PRIORS = CN()
+# Per-level sizes in input pixels (Caffe / lufficc form). When empty they derive from the ratios.
+_C.MODEL.PRIORS.MIN_SIZES = []  # s_k * image size per level
+_C.MODEL.PRIORS.MAX_SIZES = []  # s_{k+1} * image size per level (the extra sqrt(s_k s_{k+1}) box)
+_C.MODEL.PRIORS.MIN_RATIO = 0.2  # smallest scale s_min of the linear rule (paper eq. 4)
+_C.MODEL.PRIORS.MAX_RATIO = 0.95  # largest scale s_max of the linear rule
+_C.MODEL.PRIORS.FIRST_LEVEL_RATIO = 0.0  # >0: Caffe rule, level 0 gets this scale, the rest span min..max
+_C.MODEL.PRIORS.STRIDES = []  # step per level in pixels (Caffe "steps"); [] = image size / map size
+_C.MODEL.PRIORS.ASPECT_RATIOS = [[2], [2, 3], [2, 3], [2, 3], [2], [2]]  # r per level; 1/r added too
+_C.MODEL.PRIORS.CLIP = "wh"  # "none", "wh" (torchvision), "cxcywh" (lufficc), "xyxy" (Caffe)
+_C.MODEL.PRIORS.OFFSET = 0.5  # centre offset inside a cell, in cells
+
+_C.MODEL.BOX_HEAD = CN()
+_C.MODEL.BOX_HEAD.PREDICTOR = "ssd"  # a name in ssd.modeling.PREDICTORS: ssd (3x3 conv), ssdlite
+_C.MODEL.BOX_HEAD.LOSS = "multibox"  # a name in ssd.modeling.LOSSES: multibox, focal
+_C.MODEL.BOX_HEAD.INIT = "xavier"  # new-layer init: "xavier" (paper / Caffe) or "normal" (N(0, 0.03))
+
+_C.MODEL.CENTER_VARIANCE = 0.1  # box coder variance of centres (torchvision weights 10, 10)
+_C.MODEL.SIZE_VARIANCE = 0.2  # box coder variance of log sizes (torchvision weights 5, 5)
+_C.MODEL.THRESHOLD = 0.5  # IoU for a default box to match a ground truth (paper §2.2)
+_C.MODEL.NEG_POS_RATIO = 3  # hard negatives per positive (paper §2.2)
+_C.MODEL.MIN_NEGATIVES = 0  # negatives mined per image even with no positives (background-only images)
+_C.MODEL.FOCAL_ALPHA = 0.25  # focal loss alpha (Lin et al. 2017)
+_C.MODEL.FOCAL_GAMMA = 2.0  # focal loss gamma
+_C.MODEL.FOCAL_PRIOR = 0.01  # focal loss: classification bias initialised to this foreground prior
+
+# ---------------------------------------------------------------------------------------------
+# Input
+# ---------------------------------------------------------------------------------------------
+_C.INPUT = CN()
+_C.INPUT.IMAGE_SIZE = 300  # square network input side in pixels
+_C.INPUT.PIXEL_MEAN = [123.0, 117.0, 104.0]  # RGB mean subtracted inside the model
+_C.INPUT.PIXEL_STD = [1.0, 1.0, 1.0]  # RGB std divided inside the model
+_C.INPUT.PIXEL_RANGE = 255.0  # the range mean/std refer to: 255 (0-255 pixels) or 1.0 (0-1)
+_C.INPUT.AUGMENTATION = "caffe"  # training pipeline: "caffe", "lufficc", "ssdlite"
+_C.INPUT.RANDOM_INTERPOLATION = False  # pick the resize interpolation at random in training
+_C.INPUT.SKIP_CORRUPT_IMAGES = False  # log and replace unreadable training images instead of raising
+
+# ---------------------------------------------------------------------------------------------
+# Datasets and loading
+# ---------------------------------------------------------------------------------------------
+_C.DATASETS = CN()
+_C.DATASETS.TRAIN = ()  # dataset names (catalog) concatenated for training
+_C.DATASETS.TEST = ()  # dataset names evaluated one by one
+_C.DATASETS.ROOT = "datasets"  # data root for built-in names; VOC_ROOT / COCO_ROOT override
+_C.DATASETS.CATALOG = CN(new_allowed=True)  # user-declared datasets: NAME: {FORMAT, ROOT, SPLIT, ...}
+_C.DATASETS.CLASSES = []  # class names (no background) or a path to a text file; [] = dataset default
+_C.DATASETS.KEEP_DIFFICULT = False  # VOC: keep difficult objects as training targets
+_C.DATASETS.TRAIN_EMPTY_IMAGES = False  # COCO: train on images without annotations as background
+
+_C.DATALOADER = CN()
+_C.DATALOADER.NUM_WORKERS = 4  # loader processes per training process
+_C.DATALOADER.PIN_MEMORY = True  # page-locked host memory (only used with CUDA)
+_C.DATALOADER.PERSISTENT_WORKERS = True  # keep workers alive across evaluation passes
+
+# ---------------------------------------------------------------------------------------------
+# Solver
+# ---------------------------------------------------------------------------------------------
+_C.SOLVER = CN()
+_C.SOLVER.MAX_ITER = 120000  # training iterations
+_C.SOLVER.BATCH_SIZE = 32  # total images per iteration over all processes
+_C.SOLVER.LR = 1e-3  # base learning rate at SOLVER.BATCH_SIZE
+_C.SOLVER.SCALE_LR_WITH_WORLD = False  # multiply LR by world size (logged); BATCH_SIZE stays total
+_C.SOLVER.MOMENTUM = 0.9  # SGD momentum
+_C.SOLVER.WEIGHT_DECAY = 5e-4  # L2 weight decay
+_C.SOLVER.NO_DECAY_NORM_BIAS = False  # no weight decay on normalisation and bias parameters
+_C.SOLVER.LR_SCHEDULER = "multistep"  # "multistep" or "cosine"
+_C.SOLVER.LR_STEPS = [80000, 100000]  # multistep: iterations where LR is multiplied by GAMMA
+_C.SOLVER.GAMMA = 0.1  # multistep decay factor
+_C.SOLVER.WARMUP_ITERS = 500  # linear warmup length in iterations
+_C.SOLVER.WARMUP_FACTOR = 1.0 / 3  # LR multiplier at iteration 0 of the warmup
+_C.SOLVER.AMP = "off"  # mixed precision on CUDA: "off", "fp16", "bf16"
+_C.SOLVER.CLIP_GRAD_NORM = 0.0  # max gradient norm; 0 = no clipping
+_C.SOLVER.CHECKPOINT_PERIOD = 2500  # iterations between checkpoints
+_C.SOLVER.KEEP_CHECKPOINTS = 3  # newest checkpoints kept on disk
+_C.SOLVER.EVAL_PERIOD = 0  # iterations between evaluations; 0 = only at the end
+_C.SOLVER.LOG_PERIOD = 20  # iterations between log lines
+_C.SOLVER.SKIP_NONFINITE = False  # skip steps with a non-finite loss (counted) instead of stopping
+
+# ---------------------------------------------------------------------------------------------
+# Test
+# ---------------------------------------------------------------------------------------------
+_C.TEST = CN()
+_C.TEST.CONFIDENCE_THRESHOLD = 0.01  # minimum class score kept before NMS
+_C.TEST.NMS_THRESHOLD = 0.45  # IoU above which NMS suppresses a box of the same class
+_C.TEST.TOPK_CANDIDATES = 200  # best boxes per class kept before NMS (bounds postprocess cost)
+_C.TEST.MAX_PER_IMAGE = 100  # detections kept per image after NMS
+_C.TEST.BATCH_SIZE = 8  # images per inference batch per process
+_C.TEST.VOC_METRIC = "voc07_11point"  # VOC evaluator: "voc07_11point" or "voc_area"
+
+_C.SEED = 0  # random seed (python, numpy, torch); -1 = nondeterministic
+_C.OUTPUT_DIR = "outputs"  # checkpoints, logs, TensorBoard events and inference results

@@ -103,6 +103,7 @@ _C.SOLVER.MAX_ITER = 120000  # training iterations
 _C.SOLVER.BATCH_SIZE = 32  # total images per iteration over all processes
 _C.SOLVER.LR = 1e-3  # base learning rate at SOLVER.BATCH_SIZE
 _C.SOLVER.SCALE_LR_WITH_WORLD = False  # multiply LR by world size (logged); BATCH_SIZE stays total
+_C.SOLVER.SCALE_ITERS_WITH_WORLD = False  # divide MAX_ITER, LR_STEPS, WARMUP_ITERS, periods by world size (logged)
 _C.SOLVER.MOMENTUM = 0.9  # SGD momentum
 _C.SOLVER.WEIGHT_DECAY = 5e-4  # L2 weight decay
 _C.SOLVER.NO_DECAY_NORM_BIAS = False  # no weight decay on normalisation and bias parameters
@@ -111,6 +112,7 @@ _C.SOLVER.LR_STEPS = [80000, 100000]  # multistep: iterations where LR is multip
 _C.SOLVER.GAMMA = 0.1  # multistep decay factor
 _C.SOLVER.WARMUP_ITERS = 500  # linear warmup length in iterations
 _C.SOLVER.WARMUP_FACTOR = 1.0 / 3  # LR multiplier at iteration 0 of the warmup
+_C.SOLVER.COSINE_FINAL_FACTOR = 0.0  # cosine: LR multiplier reached at MAX_ITER
 _C.SOLVER.AMP = "off"  # mixed precision on CUDA: "off", "fp16", "bf16"
 _C.SOLVER.CLIP_GRAD_NORM = 0.0  # max gradient norm; 0 = no clipping
 _C.SOLVER.CHECKPOINT_PERIOD = 2500  # iterations between checkpoints
@@ -129,6 +131,7 @@ _C.TEST.TOPK_CANDIDATES = 200  # best boxes per class kept before NMS (bounds po
 _C.TEST.MAX_PER_IMAGE = 100  # detections kept per image after NMS
 _C.TEST.BATCH_SIZE = 8  # images per inference batch per process
 _C.TEST.VOC_METRIC = "voc07_11point"  # VOC evaluator: "voc07_11point" or "voc_area"
+_C.TEST.EVALUATOR = "auto"  # "auto" (the dataset's own format), "voc" or "coco" (COCO metrics on any dataset)
 
 _C.SEED = 0  # random seed (python, numpy, torch); -1 = nondeterministic
 _C.OUTPUT_DIR = "outputs"  # checkpoints, logs, TensorBoard events and inference results

@@ -1,0 +1,31 @@
+"""Builder: chooses the evaluator for a dataset from ``TEST.EVALUATOR`` / ``TEST.VOC_METRIC``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from yacs.config import CfgNode
+
+from .coco import COCOEvaluator
+from .evaluator import DatasetEvaluator
+from .voc import VOCEvaluator
+
+EVALUATORS = ("auto", "voc", "coco")
+
+
+def evaluator_kind(cfg: CfgNode, dataset: Any) -> str:
+    """``"coco"`` or ``"voc"``: ``auto`` follows the dataset's format (COCO datasets carry ``coco``)."""
+    kind = cfg.TEST.EVALUATOR
+    if kind not in EVALUATORS:
+        raise ValueError(f"TEST.EVALUATOR = {kind!r}; expected one of {list(EVALUATORS)}")
+    if kind == "auto":
+        return "coco" if hasattr(dataset, "coco") else "voc"
+    return kind
+
+
+def build_evaluator(cfg: CfgNode, dataset: Any, class_names: Sequence[str]) -> DatasetEvaluator:
+    """The evaluator for ``dataset``; ``class_names`` includes the background at index 0."""
+    if evaluator_kind(cfg, dataset) == "coco":
+        return COCOEvaluator(dataset=dataset, class_names=class_names)
+    return VOCEvaluator(dataset=dataset, class_names=class_names, metric=cfg.TEST.VOC_METRIC)

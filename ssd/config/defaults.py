@@ -27,7 +27,6 @@ _C.MODEL.BACKBONE.REDUCED_TAIL = False  # MobileNetV3: halve the channels of the
 _C.MODEL.BACKBONE.VARIANT = "paper"  # "paper" or a reference implementation's form, e.g. "lufficc"
 _C.MODEL.BACKBONE.NORM_EPS = 1e-5  # BatchNorm eps of the backbone, neck and predictor (SSDLite: 1e-3)
 _C.MODEL.BACKBONE.NORM_MOMENTUM = 0.1  # BatchNorm momentum (SSDLite: 0.03)
-_C.MODEL.BACKBONE.FREEZE_BN = False  # keep backbone BatchNorm statistics and affine parameters fixed
 
 _C.MODEL.NECK = CN()
 _C.MODEL.NECK.NAME = "ssd_extras"  # a name in ssd.modeling.NECKS: ssd_extras, ssdlite_extras, fpn

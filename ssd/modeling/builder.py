@@ -1,0 +1,122 @@
+"""Assembles an :class:`SSDDetector` from a config: the only place that reads ``MODEL.*``."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+from torch import Tensor, nn
+
+from .anchors import boxes_per_location, caffe_scales, default_boxes, linear_scales
+from .box_coder import BoxCoder
+from .detector import InputNormalizer, SSDDetector
+from .head.box_head import PostprocessSettings, SSDBoxHead
+from .registry import BACKBONES, LOSSES, NECKS, PREDICTORS
+
+logger = logging.getLogger(__name__)
+
+
+@torch.no_grad()
+def probe_feature_sizes(backbone: nn.Module, neck: nn.Module, image_size: int) -> list[tuple[int, int]]:
+    """``(h, w)`` of every head level for a ``image_size`` square input, found by running the
+    network once on zeros (in eval mode, so BatchNorm accepts 1x1 maps)."""
+    was_training = backbone.training, neck.training
+    backbone.eval()
+    neck.eval()
+    try:
+        x = torch.zeros(1, 3, image_size, image_size)
+        sizes = [tuple(f.shape[-2:]) for f in neck(backbone(x))]
+    finally:
+        backbone.train(was_training[0])
+        neck.train(was_training[1])
+    return sizes
+
+
+def prior_sizes(cfg, num_levels: int) -> tuple[list[float], list[float]]:
+    """Per-level ``(min_sizes, max_sizes)`` in input pixels from ``MODEL.PRIORS``: the explicit lists
+    when given, else the Caffe rule (``FIRST_LEVEL_RATIO > 0``) or torchvision's linear rule."""
+    p, size = cfg.MODEL.PRIORS, cfg.INPUT.IMAGE_SIZE
+    if p.MIN_SIZES:
+        return list(p.MIN_SIZES), list(p.MAX_SIZES)
+    if p.FIRST_LEVEL_RATIO > 0:
+        scales = caffe_scales(num_levels, p.MIN_RATIO, p.MAX_RATIO, p.FIRST_LEVEL_RATIO)
+    else:
+        scales = linear_scales(num_levels, p.MIN_RATIO, p.MAX_RATIO)
+    return [s * size for s in scales[:-1]], [s * size for s in scales[1:]]
+
+
+def build_priors(cfg, feature_sizes: list[tuple[int, int]]) -> Tensor:
+    """Default boxes ``Tensor[P, 4]`` xyxy input pixels for the given feature-map sizes."""
+    p, size = cfg.MODEL.PRIORS, cfg.INPUT.IMAGE_SIZE
+    min_sizes, max_sizes = prior_sizes(cfg, len(feature_sizes))
+    return default_boxes(
+        feature_sizes=feature_sizes,
+        image_size=(size, size),
+        min_sizes=min_sizes,
+        max_sizes=max_sizes,
+        aspect_ratios=p.ASPECT_RATIOS,
+        steps=list(p.STRIDES) or None,
+        clip=p.CLIP,
+        offset=p.OFFSET,
+    )
+
+
+def build_model(cfg, *, num_classes: int | None = None) -> SSDDetector:
+    """Build the detector described by ``cfg``.
+
+    ``num_classes`` (background included) overrides ``MODEL.NUM_CLASSES``; it is required when the
+    config says 0 ("derive from the dataset"). Raises ``ValueError`` when the backbone + neck
+    produce a different number of levels than ``MODEL.PRIORS`` describes.
+    """
+    num_classes = num_classes or cfg.MODEL.NUM_CLASSES
+    if num_classes < 2:
+        raise ValueError(
+            f"MODEL.NUM_CLASSES = {cfg.MODEL.NUM_CLASSES}: pass the dataset's class count "
+            "(background included) to build_model when the config leaves it to the dataset"
+        )
+    backbone = BACKBONES.get(cfg.MODEL.BACKBONE.NAME)(cfg)
+    neck = NECKS.get(cfg.MODEL.NECK.NAME)(cfg, list(backbone.out_channels))
+    aspect_ratios = cfg.MODEL.PRIORS.ASPECT_RATIOS
+    if len(neck.out_channels) != len(aspect_ratios):
+        raise ValueError(
+            f"{cfg.MODEL.BACKBONE.NAME} + {cfg.MODEL.NECK.NAME} produce {len(neck.out_channels)} feature "
+            f"maps (channels {neck.out_channels}) but MODEL.PRIORS.ASPECT_RATIOS describes "
+            f"{len(aspect_ratios)} levels"
+        )
+    size = cfg.INPUT.IMAGE_SIZE
+    feature_sizes = probe_feature_sizes(backbone, neck, size)
+    if any(h < 1 or w < 1 for h, w in feature_sizes):
+        raise ValueError(f"INPUT.IMAGE_SIZE = {size} is too small: feature maps {feature_sizes}")
+    priors = build_priors(cfg, feature_sizes)
+
+    predictor = PREDICTORS.get(cfg.MODEL.BOX_HEAD.PREDICTOR)(
+        cfg,
+        in_channels=neck.out_channels,
+        boxes_per_location=boxes_per_location(aspect_ratios),
+        num_classes=num_classes,
+    )
+    box_head = SSDBoxHead(
+        predictor=predictor,
+        priors=priors,
+        image_size=(size, size),
+        loss=LOSSES.get(cfg.MODEL.BOX_HEAD.LOSS)(cfg),
+        box_coder=BoxCoder(cfg.MODEL.CENTER_VARIANCE, cfg.MODEL.SIZE_VARIANCE),
+        iou_threshold=cfg.MODEL.THRESHOLD,
+        postprocess=PostprocessSettings(
+            score_threshold=cfg.TEST.CONFIDENCE_THRESHOLD,
+            nms_threshold=cfg.TEST.NMS_THRESHOLD,
+            topk_candidates=cfg.TEST.TOPK_CANDIDATES,
+            max_detections=cfg.TEST.MAX_PER_IMAGE,
+            activation="sigmoid" if cfg.MODEL.BOX_HEAD.LOSS == "focal" else "softmax",
+        ),
+    )
+    normalizer = InputNormalizer(
+        mean=cfg.INPUT.PIXEL_MEAN, std=cfg.INPUT.PIXEL_STD, pixel_range=cfg.INPUT.PIXEL_RANGE
+    )
+    model = SSDDetector(normalizer=normalizer, backbone=backbone, neck=neck, box_head=box_head, image_size=size)
+    logger.info(
+        "built %s + %s + %s predictor: %d classes, feature maps %s, %d default boxes",
+        cfg.MODEL.BACKBONE.NAME, cfg.MODEL.NECK.NAME, cfg.MODEL.BOX_HEAD.PREDICTOR,
+        num_classes, feature_sizes, priors.shape[0],
+    )
+    return model

@@ -1,0 +1,18 @@
+"""Registries of the parts a config chooses by name.
+
+Each entry is a *builder*: the only place that reads the config. It maps config keys onto the
+keyword-only arguments of a plain, typed ``nn.Module`` (or loss object), so every component can
+also be built and tested without a config.
+
+- ``BACKBONES``:  ``builder(cfg) -> nn.Module`` with ``out_channels: list[int]`` and ``strides``
+- ``NECKS``:      ``builder(cfg, in_channels: list[int]) -> nn.Module`` with ``out_channels``
+- ``PREDICTORS``: ``builder(cfg, in_channels, boxes_per_location, num_classes) -> nn.Module``
+- ``LOSSES``:     ``builder(cfg) -> callable(cls_logits, box_deltas, labels, target_deltas) -> dict``
+"""
+
+from ssd.utils.registry import Registry
+
+BACKBONES = Registry("backbone")
+NECKS = Registry("neck")
+PREDICTORS = Registry("box predictor")
+LOSSES = Registry("loss")

@@ -25,7 +25,7 @@ def evaluator_kind(cfg: CfgNode, dataset: Any) -> str:
 
 
 def build_evaluator(cfg: CfgNode, dataset: Any, class_names: Sequence[str]) -> DatasetEvaluator:
-    """The evaluator for ``dataset``; ``class_names`` includes the background at index 0."""
+    """The evaluator for ``dataset``; ``class_names`` as the dataset lists them (no background)."""
     if evaluator_kind(cfg, dataset) == "coco":
         return COCOEvaluator(dataset=dataset, class_names=class_names)
     return VOCEvaluator(dataset=dataset, class_names=class_names, metric=cfg.TEST.VOC_METRIC)

@@ -37,7 +37,7 @@ def coco_from_annotations(
 
     ``images``: dicts with ``image_id``, ``height``, ``width``; ``annotations[i]`` belongs to
     ``images[i]`` and holds ``boxes [N, 4]`` xyxy original pixels, ``labels [N]`` (1-based) and
-    optionally ``difficult [N]``. ``class_names[0]`` is the background.
+    optionally ``difficult [N]``. Label ``l`` is ``class_names[l - 1]`` (no background entry).
     """
     coco_images, coco_anns = [], []
     for info, ann in zip(images, annotations, strict=True):
@@ -61,7 +61,7 @@ def coco_from_annotations(
     coco.dataset = {
         "images": coco_images,
         "annotations": coco_anns,
-        "categories": [{"id": i, "name": n} for i, n in enumerate(class_names) if i > 0],
+        "categories": [{"id": i, "name": n} for i, n in enumerate(class_names, start=1)],
     }
     with contextlib.redirect_stdout(io.StringIO()):
         coco.createIndex()
@@ -100,7 +100,10 @@ def run_coco_eval(
 
 class COCOEvaluator(DatasetEvaluator):
     """COCO bbox metrics for COCO datasets (``dataset.coco``, ``dataset.label_to_category_id``) and,
-    through :func:`coco_from_annotations`, for any dataset with ``get_annotation``."""
+    through :func:`coco_from_annotations`, for any dataset with ``get_annotation``.
+
+    ``class_names`` has no background entry: label ``l`` is ``class_names[l - 1]``.
+    """
 
     def __init__(self, *, dataset: Any, class_names: Sequence[str]):
         self.dataset = dataset
@@ -136,7 +139,7 @@ class COCOEvaluator(DatasetEvaluator):
             images.update(part)
         if self.label_to_category_id is not None:
             coco_gt = self.dataset.coco
-            names = {cat: self.class_names[label] for label, cat in self.label_to_category_id.items()}
+            names = {cat: self.class_names[label - 1] for label, cat in self.label_to_category_id.items()}
             if len(images) < len(coco_gt.getImgIds()):
                 # evaluate only the images that were run (e.g. a truncated test set)
                 coco_gt = _subset(coco_gt, [v["image_id"] for v in images.values()])
@@ -147,7 +150,7 @@ class COCOEvaluator(DatasetEvaluator):
                 annotations=[self.dataset.get_annotation(i) for i in indices],
                 class_names=self.class_names,
             )
-            names = {i: n for i, n in enumerate(self.class_names) if i > 0}
+            names = dict(enumerate(self.class_names, start=1))
         metrics, summary = run_coco_eval(coco_gt, results, category_names=names)
         logger.info("COCO evaluation on %d images:\n%s", len(images), summary)
         return metrics

@@ -30,7 +30,7 @@ class VOCEvaluator(DatasetEvaluator):
         if metric not in METRICS:
             raise ValueError(f"VOC metric {metric!r}; expected one of {list(METRICS)}")
         self.dataset = dataset
-        self.class_names = list(class_names)  # index 0 is background
+        self.class_names = list(class_names)  # label l is class_names[l - 1] (no background entry)
         self.metric = metric
         self.iou_threshold = iou_threshold
         self.reset()
@@ -51,7 +51,7 @@ class VOCEvaluator(DatasetEvaluator):
         indices = sorted(predictions)
         annotations = {i: self.dataset.get_annotation(i) for i in indices}
         aps: dict[str, float] = {}
-        for label in range(1, len(self.class_names)):
+        for label in range(1, len(self.class_names) + 1):
             gt_boxes, gt_difficult = {}, {}
             for i in indices:
                 ann = annotations[i]
@@ -67,7 +67,7 @@ class VOCEvaluator(DatasetEvaluator):
                 ids.extend([i] * int(keep.sum()))
                 boxes.append(pred["boxes"][keep])
                 scores.append(pred["scores"][keep])
-            aps[self.class_names[label]] = class_ap(
+            aps[self.class_names[label - 1]] = class_ap(
                 det_image_ids=ids,
                 det_boxes=np.concatenate(boxes) if boxes else np.zeros((0, 4)),
                 det_scores=np.concatenate(scores) if scores else np.zeros(0),

@@ -11,7 +11,7 @@ from pycocotools.cocoeval import COCOeval
 from ssd.evaluation import COCOEvaluator, coco_results
 from ssd.evaluation.coco import STAT_NAMES
 
-CLASS_NAMES = ["__background__", "circle", "square"]
+CLASS_NAMES = ["circle", "square"]
 LABEL_TO_CAT = {1: 3, 2: 7}  # original COCO category ids are not contiguous
 
 

@@ -86,7 +86,7 @@ def _evaluator_inputs():
 @pytest.mark.parametrize("metric", ["voc07_11point", "voc_area"])
 def test_perfect_predictions_give_ap_one(metric):
     dataset, anns, infos = _evaluator_inputs()
-    ev = VOCEvaluator(dataset=dataset, class_names=["__background__", "cat", "dog"], metric=metric)
+    ev = VOCEvaluator(dataset=dataset, class_names=["cat", "dog"], metric=metric)
     outputs = [
         {"boxes": torch.as_tensor(a["boxes"]), "scores": torch.ones(len(a["labels"])),
          "labels": torch.as_tensor(a["labels"])}
@@ -100,7 +100,7 @@ def test_perfect_predictions_give_ap_one(metric):
 
 def test_evaluator_missing_class_is_nan_and_left_out_of_the_mean():
     dataset, anns, infos = _evaluator_inputs()
-    ev = VOCEvaluator(dataset=dataset, class_names=["bg", "cat", "dog", "bird"], metric="voc_area")
+    ev = VOCEvaluator(dataset=dataset, class_names=["cat", "dog", "bird"], metric="voc_area")
     ev.process(infos, [
         {"boxes": torch.tensor([[1.0, 2, 30, 40]]), "scores": torch.tensor([0.9]), "labels": torch.tensor([1])},
         {"boxes": torch.zeros(0, 4), "scores": torch.zeros(0), "labels": torch.zeros(0, dtype=torch.int64)},
@@ -116,4 +116,4 @@ def test_evaluator_missing_class_is_nan_and_left_out_of_the_mean():
 
 def test_unknown_metric_is_a_value_error():
     with pytest.raises(ValueError, match="voc2012"):
-        VOCEvaluator(dataset=None, class_names=["bg", "a"], metric="voc2012")
+        VOCEvaluator(dataset=None, class_names=["a"], metric="voc2012")

@@ -32,9 +32,15 @@ def fetch_state_dict(spec: str) -> dict[str, Tensor]:
         except (ValueError, KeyError, AttributeError) as e:
             raise ValueError(f"unknown torchvision weights name {spec!r}: {e}") from e
     if _is_url(spec):
-        state = torch.hub.load_state_dict_from_url(
-            spec, map_location="cpu", check_hash=True, weights_only=True, progress=True
-        )
+        try:
+            state = torch.hub.load_state_dict_from_url(
+                spec, map_location="cpu", check_hash=True, weights_only=True, progress=True
+            )
+        except OSError as e:  # URLError is an OSError
+            raise RuntimeError(
+                f"cannot download weights {spec}: {e}. Without internet access, download the file "
+                "elsewhere and set MODEL.BACKBONE.WEIGHTS to its local path (or to \"\" for none)"
+            ) from e
     elif os.path.isfile(spec):
         try:
             state = torch.load(spec, map_location="cpu", weights_only=True)

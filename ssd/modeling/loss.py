@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torchvision.ops import sigmoid_focal_loss
 
 from .registry import LOSSES
 
@@ -74,3 +75,40 @@ class MultiBoxLoss:
 @LOSSES.register("multibox")
 def build_multibox_loss(cfg) -> MultiBoxLoss:
     return MultiBoxLoss(neg_pos_ratio=cfg.MODEL.NEG_POS_RATIO, min_negatives=cfg.MODEL.MIN_NEGATIVES)
+
+
+@dataclass(frozen=True)
+class FocalLoss:
+    """RetinaNet's objective (Lin et al. 2017, §3.2 and §4 "Focal loss"): sigmoid focal loss over
+    *all* priors (no hard negative mining), Smooth L1 on positives, both divided by the number of
+    positives in the batch (1 if none).
+
+    The logits keep SSD's ``C`` columns with column 0 = background; the sigmoid loss treats each
+    foreground class as an independent binary problem, so column 0 is ignored and the targets are
+    one-hot over columns ``1..C-1`` (a background prior is all zeros). Computed by
+    :func:`torchvision.ops.sigmoid_focal_loss`.
+    """
+
+    alpha: float = 0.25
+    gamma: float = 2.0
+
+    def __call__(
+        self, cls_logits: Tensor, box_deltas: Tensor, labels: Tensor, target_deltas: Tensor
+    ) -> dict[str, Tensor]:
+        num_classes = cls_logits.shape[-1]
+        positive = labels > 0
+        normaliser = positive.sum().clamp(min=1).to(cls_logits.dtype)
+
+        box_loss = F.smooth_l1_loss(
+            box_deltas[positive], target_deltas[positive], reduction="sum", beta=1.0
+        )
+        targets = F.one_hot(labels, num_classes)[..., 1:].to(torch.float32)
+        cls_loss = sigmoid_focal_loss(
+            cls_logits[..., 1:].float(), targets, alpha=self.alpha, gamma=self.gamma, reduction="sum"
+        )
+        return {"loss_box": box_loss / normaliser, "loss_cls": cls_loss / normaliser}
+
+
+@LOSSES.register("focal")
+def build_focal_loss(cfg) -> FocalLoss:
+    return FocalLoss(alpha=cfg.MODEL.FOCAL_ALPHA, gamma=cfg.MODEL.FOCAL_GAMMA)

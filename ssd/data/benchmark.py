@@ -1,0 +1,95 @@
+"""Throughput of the training pipelines on one core, JPEG decode included (for tools/benchmark.py)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from .image_io import read_image
+from .transforms import TRAIN_PIPELINES
+
+logger = logging.getLogger(__name__)
+
+Sample = tuple[str, np.ndarray, np.ndarray]  # (image path, boxes float32 [N, 4] xyxy, labels int64 [N])
+
+
+def samples_from_dataset(dataset, limit: int | None = None) -> list[Sample]:
+    """``(path, boxes, labels)`` of a dataset's images that have at least one box."""
+    out = []
+    for index in range(len(dataset)):
+        ann = dataset.get_annotation(index)
+        if len(ann["boxes"]):
+            out.append((dataset.get_img_info(index)["file_name"], ann["boxes"], ann["labels"]))
+        if limit is not None and len(out) >= limit:
+            break
+    return out
+
+
+def _pipeline(name: str, size: int, pixel_mean: Sequence[float]):
+    if name == "torchvision_v2":
+        from torchvision.transforms import v2
+
+        # torchvision references/detection/presets.py "ssd" recipe, plus the resize to size x size.
+        compose = v2.Compose([
+            v2.RandomPhotometricDistort(), v2.RandomZoomOut(fill=list(pixel_mean)), v2.RandomIoUCrop(),
+            v2.RandomHorizontalFlip(p=0.5), v2.Resize((size, size), antialias=False),
+            v2.SanitizeBoundingBoxes(),
+        ])
+        from torchvision import tv_tensors
+
+        def run(image, boxes, labels, *, rng):
+            img = tv_tensors.Image(torch.from_numpy(image).permute(2, 0, 1))
+            target = {"boxes": tv_tensors.BoundingBoxes(torch.from_numpy(boxes), format="XYXY",
+                                                        canvas_size=image.shape[:2]),
+                      "labels": torch.from_numpy(labels)}
+            return compose(img, target)
+
+        return run
+    cls = TRAIN_PIPELINES.get(name)
+    if name == "ssdlite":
+        return cls(size=size)
+    return cls(size=size, pixel_mean=pixel_mean)
+
+
+def measure_pipeline_throughput(
+    samples: Sequence[Sample],
+    *,
+    variants: Sequence[str] = ("caffe", "lufficc", "ssdlite", "torchvision_v2"),
+    image_size: int = 300,
+    pixel_mean: Sequence[float] = (123.0, 117.0, 104.0),
+    num_images: int = 200,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Images per second of each variant on one thread: decode (OpenCV, BGR->RGB) + pipeline.
+
+    Every variant sees the same ``num_images`` samples (cycled) in the same order. Names are
+    entries of ``TRAIN_PIPELINES`` or ``"torchvision_v2"`` (torchvision's SSD preset, for reference).
+    """
+    if not samples:
+        raise ValueError("measure_pipeline_throughput needs at least one (path, boxes, labels) sample")
+    cv_threads, torch_threads = cv2.getNumThreads(), torch.get_num_threads()
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+    results: dict[str, float] = {}
+    try:
+        torch.manual_seed(seed)
+        for name in variants:
+            pipeline = _pipeline(name, image_size, pixel_mean)
+            rng = np.random.default_rng(seed)
+            for path, boxes, labels in samples[:5]:  # warm-up: caches, lazy imports
+                pipeline(read_image(path), boxes, labels, rng=rng)
+            start = time.perf_counter()
+            for k in range(num_images):
+                path, boxes, labels = samples[k % len(samples)]
+                pipeline(read_image(path), boxes, labels, rng=rng)
+            results[name] = num_images / (time.perf_counter() - start)
+            logger.info("%s: %.1f img/s", name, results[name])
+    finally:
+        cv2.setNumThreads(cv_threads)
+        torch.set_num_threads(torch_threads)
+    return results

@@ -1,0 +1,24 @@
+"""Image decoding: OpenCV, converted BGR -> RGB exactly once, here."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+__all__ = ["CorruptImageError", "read_image"]
+
+
+class CorruptImageError(OSError):
+    """An image file that is missing, unreadable or cannot be decoded."""
+
+
+def read_image(path: str) -> np.ndarray:
+    """Decode ``path`` to a uint8 ``[H, W, 3]`` RGB array; raise :class:`CorruptImageError` naming it."""
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as e:
+        raise CorruptImageError(f"cannot read image {path}: {e}") from e
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise CorruptImageError(f"cannot decode image (unreadable or corrupt): {path}")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)

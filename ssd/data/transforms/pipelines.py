@@ -1,0 +1,202 @@
+"""Training and test pipelines: RGB uint8 ``[H, W, 3]`` + boxes -> network input ``Tensor[3, S, S]``.
+
+Every pipeline is called as ``pipeline(image, boxes, labels, rng=rng)`` with boxes float32
+``[N, 4]`` xyxy in original pixels and labels int64 ``[N]``; it returns ``(image Tensor[3, S, S],
+boxes float32 Tensor[M, 4] xyxy in pixels of the S x S input, labels int64 Tensor[M])``. All
+randomness comes from ``rng`` so a sample is a pure function of its seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from ...utils.registry import Registry
+from .geometry import (
+    CAFFE_SAMPLERS,
+    BatchSampler,
+    centers_inside,
+    crop_boxes,
+    draw_expansion,
+    sample_caffe_crop,
+    sample_lufficc_crop,
+    sample_torchvision_iou_crop,
+)
+from .photometric import apply_caffe_distortion, apply_lufficc_distortion, draw_caffe_distortion
+
+TRAIN_PIPELINES = Registry("augmentation")  # INPUT.AUGMENTATION chooses one
+
+# Caffe ssd_pascal.py ``resize_param.interp_mode`` when the interpolation is random.
+RANDOM_INTERPOLATIONS = (cv2.INTER_LINEAR, cv2.INTER_AREA, cv2.INTER_NEAREST, cv2.INTER_CUBIC, cv2.INTER_LANCZOS4)
+
+
+def _outputs(image: np.ndarray, boxes: np.ndarray, labels: np.ndarray):
+    keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    return (
+        torch.from_numpy(image).permute(2, 0, 1),
+        torch.from_numpy(np.ascontiguousarray(boxes[keep], dtype=np.float32)),
+        torch.from_numpy(np.ascontiguousarray(labels[keep], dtype=np.int64)),
+    )
+
+
+def _flip_boxes(boxes: np.ndarray, width: float) -> np.ndarray:
+    """Mirror xyxy boxes horizontally in an image of ``width`` pixels (x -> width - x)."""
+    out = boxes.copy()
+    out[:, 0], out[:, 2] = width - boxes[:, 2], width - boxes[:, 0]
+    return out
+
+
+class ResizeTransform:
+    """Test time: resize to ``size x size`` (bilinear), uint8 output, boxes scaled."""
+
+    def __init__(self, *, size: int) -> None:
+        self.size = size
+
+    def __call__(self, image, boxes, labels, *, rng=None):
+        h, w = image.shape[:2]
+        out = cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
+        scale = np.array([self.size / w, self.size / h] * 2, dtype=np.float32)
+        return _outputs(out, boxes * scale, labels)
+
+
+@TRAIN_PIPELINES.register("caffe")
+class CaffeTrainTransform:
+    """The SSD training pipeline of weiliu89/caffe (ssd branch, ssd_pascal.py), composed in one pass.
+
+    Draws: photometric distortion (see :mod:`.photometric`), expand (p 0.5, ratio U(1, 4), mean
+    canvas), a batch-sampled crop of the expanded canvas (:func:`.geometry.sample_caffe_crop`),
+    boxes kept when their centre is in the crop then clipped, resize to ``size``, flip (p 0.5).
+
+    The expanded canvas is never built: only the part of the image inside the crop is resized
+    straight into its place in the output, and the distortion is applied to that resized patch
+    (it is pointwise, so it commutes with the geometry; only interpolation at patch edges differs
+    from Caffe's order, and the mean fill stays undistorted as in Caffe).
+    """
+
+    def __init__(
+        self,
+        *,
+        size: int,
+        pixel_mean: Sequence[float],
+        random_interpolation: bool = False,
+        max_expand_ratio: float = 4.0,
+        samplers: tuple[BatchSampler, ...] = CAFFE_SAMPLERS,
+        flip_prob: float = 0.5,
+    ) -> None:
+        self.size = size
+        self.fill = np.clip(np.rint(np.asarray(pixel_mean, dtype=np.float64)), 0, 255).astype(np.uint8)
+        self.random_interpolation = random_interpolation
+        self.max_expand_ratio = max_expand_ratio
+        self.samplers = samplers
+        self.flip_prob = flip_prob
+
+    def __call__(self, image, boxes, labels, *, rng: np.random.Generator):
+        s = self.size
+        h, w = image.shape[:2]
+        distortion = draw_caffe_distortion(rng)
+        exp = draw_expansion(rng, width=w, height=h, max_ratio=self.max_expand_ratio)
+        offset = np.array([exp.left, exp.top, exp.left, exp.top], dtype=np.float32)
+        canvas_boxes = boxes + offset
+        canvas_size = np.array([exp.width, exp.height] * 2, dtype=np.float64)
+        _, crop_norm = sample_caffe_crop(canvas_boxes / canvas_size, rng, self.samplers)
+        # Integer crop on the canvas, as Caffe's CropImage does.
+        x1, y1 = int(crop_norm[0] * exp.width), int(crop_norm[1] * exp.height)
+        x2 = min(max(int(crop_norm[2] * exp.width), x1 + 1), exp.width)
+        y2 = min(max(int(crop_norm[3] * exp.height), y1 + 1), exp.height)
+        crop = np.array([x1, y1, x2, y2], dtype=np.float32)
+        sx, sy = s / (x2 - x1), s / (y2 - y1)
+        keep = centers_inside(canvas_boxes, crop)
+        out_boxes = crop_boxes(canvas_boxes[keep], crop) * np.array([sx, sy, sx, sy], dtype=np.float32)
+        out_labels = labels[keep]
+        flip = rng.random() < self.flip_prob
+        interp = (RANDOM_INTERPOLATIONS[int(rng.integers(len(RANDOM_INTERPOLATIONS)))]
+                  if self.random_interpolation else cv2.INTER_LINEAR)
+
+        out = np.empty((s, s, 3), dtype=np.uint8)
+        # The image occupies [left, left + w) x [top, top + h) of the canvas; paste its crop part.
+        ix1, iy1 = max(x1, exp.left), max(y1, exp.top)
+        ix2, iy2 = min(x2, exp.left + w), min(y2, exp.top + h)
+        dx1, dx2 = round((ix1 - x1) * sx), round((ix2 - x1) * sx)
+        dy1, dy2 = round((iy1 - y1) * sy), round((iy2 - y1) * sy)
+        if dx2 > dx1 and dy2 > dy1:
+            if dx1 > 0 or dy1 > 0 or dx2 < s or dy2 < s:
+                out[:] = self.fill
+            src = image[iy1 - exp.top:iy2 - exp.top, ix1 - exp.left:ix2 - exp.left]
+            patch = apply_caffe_distortion(cv2.resize(src, (dx2 - dx1, dy2 - dy1), interpolation=interp),
+                                           distortion)
+            if flip:
+                patch, dx1, dx2 = patch[:, ::-1], s - dx2, s - dx1
+            out[dy1:dy2, dx1:dx2] = patch
+        else:
+            out[:] = self.fill
+        if flip:
+            out_boxes = _flip_boxes(out_boxes, s)
+        return _outputs(out, out_boxes, out_labels)
+
+
+@TRAIN_PIPELINES.register("lufficc")
+class LufficcTrainTransform:
+    """lufficc/SSD (after amdegroot/ssd.pytorch) training semantics, float32 throughout.
+
+    ConvertFromInts, PhotometricDistort (with channel swap), Expand (p 0.5, ratio U(1, 4), mean
+    canvas, built in full), RandomSampleCrop, RandomMirror, Resize. Returns float32 0-255 (not
+    clipped, as in the original); mean subtraction is the model's job here.
+    """
+
+    def __init__(self, *, size: int, pixel_mean: Sequence[float]) -> None:
+        self.size = size
+        self.mean = np.asarray(pixel_mean, dtype=np.float32)
+
+    def __call__(self, image, boxes, labels, *, rng: np.random.Generator):
+        img = apply_lufficc_distortion(image, rng)
+        boxes = boxes.copy()
+        if rng.random() < 0.5:
+            h, w = img.shape[:2]
+            ratio = rng.uniform(1, 4)
+            left, top = int(rng.uniform(0, w * ratio - w)), int(rng.uniform(0, h * ratio - h))
+            canvas = np.empty((int(h * ratio), int(w * ratio), 3), dtype=np.float32)
+            canvas[:] = self.mean
+            canvas[top:top + h, left:left + w] = img
+            img = canvas
+            boxes += np.array([left, top, left, top], dtype=np.float32)
+        h, w = img.shape[:2]
+        sampled = sample_lufficc_crop(boxes, width=w, height=h, rng=rng)
+        if sampled is not None:
+            rect, mask = sampled
+            img = img[int(rect[1]):int(rect[3]), int(rect[0]):int(rect[2])]
+            boxes, labels = crop_boxes(boxes[mask], rect), labels[mask]
+            h, w = img.shape[:2]
+        if rng.random() < 0.5:
+            img, boxes = img[:, ::-1], _flip_boxes(boxes, w)
+        out = cv2.resize(np.ascontiguousarray(img), (self.size, self.size))
+        scale = np.array([self.size / w, self.size / h] * 2, dtype=np.float32)
+        return _outputs(out, boxes * scale, labels)
+
+
+@TRAIN_PIPELINES.register("ssdlite")
+class SSDLiteTrainTransform:
+    """torchvision's SSDLite recipe (references/detection/presets.py "ssdlite"): RandomIoUCrop and
+    horizontal flip (p 0.5) only, then the resize to ``size`` its model does internally. uint8."""
+
+    def __init__(self, *, size: int, random_interpolation: bool = False) -> None:
+        self.size = size
+        self.random_interpolation = random_interpolation
+
+    def __call__(self, image, boxes, labels, *, rng: np.random.Generator):
+        h, w = image.shape[:2]
+        sampled = sample_torchvision_iou_crop(boxes, width=w, height=h, rng=rng)
+        if sampled is not None:
+            rect, mask = sampled
+            image = image[int(rect[1]):int(rect[3]), int(rect[0]):int(rect[2])]
+            boxes, labels = crop_boxes(boxes[mask], rect), labels[mask]
+            h, w = image.shape[:2]
+        interp = (RANDOM_INTERPOLATIONS[int(rng.integers(len(RANDOM_INTERPOLATIONS)))]
+                  if self.random_interpolation else cv2.INTER_LINEAR)
+        out = cv2.resize(image, (self.size, self.size), interpolation=interp)
+        boxes = boxes * np.array([self.size / w, self.size / h] * 2, dtype=np.float32)
+        if rng.random() < 0.5:
+            out, boxes = np.ascontiguousarray(out[:, ::-1]), _flip_boxes(boxes, self.size)
+        return _outputs(out, boxes, labels)

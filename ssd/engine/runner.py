@@ -1,0 +1,211 @@
+"""What tools/train.py and tools/test.py do: set a run up, train with resume, evaluate every test set.
+
+The builders of the model and the loaders are parameters (defaulting to ``ssd.modeling`` and
+``ssd.data``) so the engine can be exercised with stand-ins.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from yacs.config import CfgNode
+
+from ..config import resolve_device
+from ..data import resolve_num_classes
+from ..evaluation import build_evaluator
+from ..solver import build_lr_scheduler, build_optimizer
+from ..utils import checkpoint as ckpt
+from ..utils.distributed import barrier, get_rank, get_world_size, init_distributed, is_main_process
+from ..utils.env import collect_env, seed_everything
+from ..utils.logger import setup_logger
+from .hooks import CheckpointHook, EvalHook, LoggingHook
+from .inference import flatten_metrics, gather_detections, run_inference, write_results
+from .scaling import scale_for_world
+from .trainer import Trainer, unwrap
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Run:
+    cfg: CfgNode  # after world-size scaling, frozen
+    device: torch.device
+    rank: int
+    world_size: int
+
+
+def setup_run(cfg: CfgNode, *, save_config: bool = True) -> Run:
+    """Join torchrun's process group (if any), set up logging and seeds, apply the world-size
+    scaling keys, and on rank 0 save the resolved config and environment in OUTPUT_DIR."""
+    device = init_distributed(resolve_device(cfg.MODEL.DEVICE))
+    rank, world_size = get_rank(), get_world_size()
+    setup_logger(output_dir=cfg.OUTPUT_DIR, rank=rank)
+    cfg, notes = scale_for_world(cfg, world_size)
+    for note in notes:
+        logger.info(note)
+    seed_everything(cfg.SEED)
+    env = collect_env(world_size=world_size)
+    logger.info("rank %d of %d on %s; environment: %s", rank, world_size, device, json.dumps(env))
+    if save_config and rank == 0:
+        os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
+        with open(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), "w", encoding="utf-8") as f:
+            f.write(cfg.dump())
+        with open(os.path.join(cfg.OUTPUT_DIR, "env.json"), "w", encoding="utf-8") as f:
+            json.dump(env, f, indent=2)
+    return Run(cfg=cfg, device=device, rank=rank, world_size=world_size)
+
+
+def _default_builders() -> dict[str, Callable]:
+    from ..data import build_test_loader, build_train_loader, class_names_for
+    from ..modeling import build_model
+
+    return {"model": build_model, "train_loader": build_train_loader, "test_loader": build_test_loader,
+            "class_names": class_names_for}
+
+
+def prepare_for_world(model: nn.Module, *, sync_bn: bool, device: torch.device, world_size: int) -> nn.Module:
+    """SyncBatchNorm (CUDA only, logged either way) and the DistributedDataParallel wrapper."""
+    if sync_bn:
+        if world_size > 1 and device.type == "cuda":
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            logger.info("MODEL.SYNC_BN: BatchNorm converted to SyncBatchNorm over %d processes", world_size)
+        elif device.type != "cuda":
+            logger.info("MODEL.SYNC_BN: SyncBatchNorm is not available on CPU; keeping BatchNorm")
+        else:
+            logger.info("MODEL.SYNC_BN: a single process has nothing to synchronise; keeping BatchNorm")
+    if world_size > 1:
+        ids = [device.index] if device.type == "cuda" else None
+        model = nn.parallel.DistributedDataParallel(model, device_ids=ids, output_device=device.index if ids else None)
+    return model
+
+
+def evaluate(
+    cfg: CfgNode,
+    model: nn.Module,
+    *,
+    device: torch.device,
+    class_names: list[str],
+    builders: dict[str, Callable] | None = None,
+    writer: Any = None,
+    step: int | None = None,
+    progress: bool = False,
+) -> dict[str, dict[str, Any]]:
+    """Evaluate on every ``DATASETS.TEST`` set, this rank doing its share. Rank 0 writes
+    ``OUTPUT_DIR/inference/<dataset>/{metrics,detections}.json`` and TensorBoard scalars and gets
+    ``{dataset: metrics}``; other ranks get ``{}``."""
+    builders = builders or _default_builders()
+    rank, world_size = get_rank(), get_world_size()
+    model = unwrap(model)
+    results: dict[str, dict[str, Any]] = {}
+    for name in cfg.DATASETS.TEST:
+        loader = builders["test_loader"](cfg, name, rank=rank, world_size=world_size)
+        dataset = loader.dataset
+        if list(getattr(dataset, "class_names", class_names)) != list(class_names):
+            raise ValueError(
+                f"test set {name!r} has classes {list(dataset.class_names)} but the model was trained on "
+                f"{list(class_names)}"
+            )
+        evaluator = build_evaluator(cfg, dataset, class_names)
+        local = run_inference(
+            model, loader, device=device, input_size=cfg.INPUT.IMAGE_SIZE, evaluator=evaluator,
+            label_to_category_id=getattr(dataset, "label_to_category_id", None),
+            progress=progress and rank == 0, desc=f"inference on {name}",
+        )
+        detections = gather_detections(local)
+        metrics = evaluator.evaluate()
+        if is_main_process():
+            write_results(os.path.join(cfg.OUTPUT_DIR, "inference", name), metrics=metrics, detections=detections)
+            results[name] = metrics
+            if writer is not None and step is not None:
+                for key, value in flatten_metrics(metrics, f"eval/{name}").items():
+                    writer.add_scalar(key, value, step)
+                writer.flush()
+        barrier()
+    return results
+
+
+def train(run: Run, *, builders: dict[str, Callable] | None = None, resume: bool = True) -> Trainer:
+    """Train as ``run.cfg`` says, resuming from the last checkpoint in OUTPUT_DIR when there is one."""
+    builders = builders or _default_builders()
+    cfg, device, rank, world_size = run.cfg, run.device, run.rank, run.world_size
+    s = cfg.SOLVER
+    class_names = list(builders["class_names"](cfg))
+    num_classes = resolve_num_classes(cfg.MODEL.NUM_CLASSES, class_names)
+    model = builders["model"](cfg, num_classes=num_classes).to(device)
+    optimizer = build_optimizer(cfg, model)
+    scheduler = build_lr_scheduler(cfg, optimizer)
+    model = prepare_for_world(model, sync_bn=cfg.MODEL.SYNC_BN, device=device, world_size=world_size)
+    trainer = Trainer(
+        model=model, optimizer=optimizer, scheduler=scheduler, data=(), max_iter=s.MAX_ITER, device=device,
+        amp=s.AMP, clip_grad_norm=s.CLIP_GRAD_NORM, skip_nonfinite=s.SKIP_NONFINITE,
+    )
+    last = ckpt.last_checkpoint(cfg.OUTPUT_DIR) if resume else None
+    if last:
+        state = ckpt.load_checkpoint(last)
+        trainer.load_state_dict(state)
+        logger.info("resumed from %s at iteration %d (lr %.6g)", last, trainer.start_iter,
+                    optimizer.param_groups[0]["lr"])
+    elif cfg.MODEL.WEIGHTS:
+        weights = ckpt.load_checkpoint(cfg.MODEL.WEIGHTS)
+        unwrap(model).load_state_dict(ckpt.model_state(weights, source=cfg.MODEL.WEIGHTS))
+        logger.info("initialised the model from MODEL.WEIGHTS = %s", cfg.MODEL.WEIGHTS)
+    if trainer.start_iter >= s.MAX_ITER:
+        logger.info("%s already holds iteration %d = SOLVER.MAX_ITER; nothing to train", last, trainer.start_iter)
+        return trainer
+    trainer.data = builders["train_loader"](cfg, start_iter=trainer.start_iter, rank=rank, world_size=world_size)
+
+    writer = None
+    if rank == 0:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(log_dir=os.path.join(cfg.OUTPUT_DIR, "tensorboard"), purge_step=trainer.start_iter)
+
+    def save(iteration: int) -> None:
+        if rank == 0:
+            state = {**trainer.state_dict(), "config": cfg.dump(), "class_names": class_names}
+            ckpt.save_checkpoint(state, directory=cfg.OUTPUT_DIR, iteration=iteration, keep=s.KEEP_CHECKPOINTS)
+
+    def run_eval(iteration: int) -> None:
+        if not cfg.DATASETS.TEST:
+            return
+        results = evaluate(cfg, model, device=device, class_names=class_names, builders=builders,
+                           writer=writer, step=iteration)
+        if rank == 0:
+            with open(os.path.join(cfg.OUTPUT_DIR, "eval_history.jsonl"), "a", encoding="utf-8") as f:
+                f.write(json.dumps({"iteration": iteration, "results": results}) + "\n")
+
+    trainer.register_hooks([
+        LoggingHook(period=s.LOG_PERIOD, max_iter=s.MAX_ITER, writer=writer),
+        CheckpointHook(period=s.CHECKPOINT_PERIOD, max_iter=s.MAX_ITER, save=save),
+        EvalHook(period=s.EVAL_PERIOD, max_iter=s.MAX_ITER, evaluate=run_eval),
+    ])
+    try:
+        trainer.train()
+    finally:
+        if writer is not None:
+            writer.close()
+    return trainer
+
+
+def load_for_test(cfg: CfgNode, path_or_url: str | None, *, builders: dict[str, Callable] | None = None,
+                  device: torch.device) -> tuple[nn.Module, list[str], str]:
+    """The model and class names from ``path_or_url`` (default: the last checkpoint in OUTPUT_DIR).
+
+    Class names come from the checkpoint when it has them, else from the config / dataset.
+    """
+    builders = builders or _default_builders()
+    path = path_or_url or ckpt.last_checkpoint(cfg.OUTPUT_DIR)
+    if not path:
+        raise FileNotFoundError(f"no checkpoint given and none in OUTPUT_DIR = {cfg.OUTPUT_DIR}")
+    state = ckpt.load_checkpoint(path)
+    class_names = list(state.get("class_names") or builders["class_names"](cfg))
+    model = builders["model"](cfg, num_classes=len(class_names) + 1)
+    model.load_state_dict(ckpt.model_state(state, source=path))
+    return model.to(device).eval(), class_names, path

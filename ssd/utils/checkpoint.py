@@ -1,0 +1,143 @@
+"""Checkpoint files: atomic writes, a ``last_checkpoint`` pointer, the newest K kept, and loading
+from a path or URL.
+
+A checkpoint is a dict: ``model`` (state dict), ``optimizer``, ``scheduler``, ``scaler``,
+``iteration`` (completed steps), ``config`` (the resolved config as YAML text), ``class_names``
+(background first) and ``rng``. Only tensors and plain Python values, so
+``torch.load(weights_only=True)`` reads it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import re
+import tempfile
+import urllib.parse
+from typing import Any
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+POINTER = "last_checkpoint"
+_NAME = re.compile(r"^model_(\d+)\.pth$")
+
+
+def checkpoint_name(iteration: int) -> str:
+    return f"model_{iteration:07d}.pth"
+
+
+def atomic_save(obj: Any, path: str) -> None:
+    """``torch.save`` to a temporary file in the same folder, flushed to disk, then renamed over
+    ``path``: a crash at any moment leaves either the old file or the new one, never half of one."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _atomic_write_text(text: str, path: str) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def list_checkpoints(directory: str) -> list[str]:
+    """``model_<iteration>.pth`` files in ``directory``, oldest iteration first."""
+    if not os.path.isdir(directory):
+        return []
+    found = [(int(m.group(1)), n) for n in os.listdir(directory) if (m := _NAME.match(n))]
+    return [os.path.join(directory, n) for _, n in sorted(found)]
+
+
+def save_checkpoint(state: dict[str, Any], *, directory: str, iteration: int, keep: int) -> str:
+    """Write ``model_<iteration>.pth`` atomically, point ``last_checkpoint`` at it, then delete all
+    but the newest ``keep`` checkpoints (``keep <= 0`` keeps all). Returns the file written."""
+    path = os.path.join(directory, checkpoint_name(iteration))
+    atomic_save(state, path)
+    _atomic_write_text(os.path.basename(path) + "\n", os.path.join(directory, POINTER))
+    if keep > 0:
+        for old in list_checkpoints(directory)[:-keep]:
+            if os.path.abspath(old) != os.path.abspath(path):
+                os.remove(old)
+    logger.info("saved checkpoint %s", path)
+    return path
+
+
+def last_checkpoint(directory: str) -> str | None:
+    """The file ``last_checkpoint`` names, else the newest ``model_*.pth``, else ``None``."""
+    pointer = os.path.join(directory, POINTER)
+    if os.path.isfile(pointer):
+        with open(pointer, encoding="utf-8") as f:
+            name = f.read().strip()
+        path = os.path.join(directory, name)
+        if os.path.isfile(path):
+            return path
+        logger.warning("%s names %s, which does not exist; using the newest checkpoint", pointer, path)
+    found = list_checkpoints(directory)
+    return found[-1] if found else None
+
+
+def is_url(path: str) -> bool:
+    return urllib.parse.urlparse(path).scheme in ("http", "https", "file", "ftp")
+
+
+def default_cache_dir() -> str:
+    return os.path.join(torch.hub.get_dir(), "checkpoints")
+
+
+def resolve_path(path_or_url: str, *, cache_dir: str | None = None) -> str:
+    """A local file for ``path_or_url``; URLs are downloaded once into ``cache_dir``."""
+    if not is_url(path_or_url):
+        if not os.path.isfile(path_or_url):
+            raise FileNotFoundError(f"checkpoint not found: {path_or_url}")
+        return path_or_url
+    cache_dir = cache_dir or default_cache_dir()
+    name = os.path.basename(urllib.parse.urlparse(path_or_url).path) or "checkpoint.pth"
+    cached = os.path.join(cache_dir, name)
+    if not os.path.isfile(cached):
+        os.makedirs(cache_dir, exist_ok=True)
+        logger.info("downloading %s to %s", path_or_url, cached)
+        torch.hub.download_url_to_file(path_or_url, cached, progress=False)
+    return cached
+
+
+def load_checkpoint(path_or_url: str, *, cache_dir: str | None = None) -> dict[str, Any]:
+    """Read a checkpoint (or a bare model state dict) with ``weights_only=True`` on the CPU.
+
+    Raises ``ValueError`` naming the file when it is not a torch file or not a dict.
+    """
+    path = resolve_path(path_or_url, cache_dir=cache_dir)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as e:
+        raise ValueError(f"{path} is not a readable checkpoint (torch.load with weights_only=True failed: {e})") from e
+    if not isinstance(obj, dict):
+        raise ValueError(f"{path} is not a checkpoint: it holds a {type(obj).__name__}, expected a dict")
+    return obj
+
+
+def model_state(checkpoint: dict[str, Any], *, source: str) -> dict[str, torch.Tensor]:
+    """The model state dict inside ``checkpoint`` (or the checkpoint itself when it is one)."""
+    state = checkpoint.get("model", checkpoint)
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"{source} holds no model weights: expected a 'model' state dict of tensors")
+    # weights saved from a DistributedDataParallel wrapper carry a "module." prefix
+    if all(k.startswith("module.") for k in state):
+        state = {k[len("module.") :]: v for k, v in state.items()}
+    return state

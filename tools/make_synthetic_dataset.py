@@ -1,9 +1,9 @@
 #!/usr/bin/env python
 """Generate the embedded synthetic shapes dataset (VOC or COCO layout) and optional demo images.
 
-    python tools/make_synthetic_dataset.py --format voc --out datasets/synthetic_voc --train 300 --test 100
-    python tools/make_synthetic_dataset.py --format coco --out datasets/synthetic_coco --difficulty easy
-    python tools/make_synthetic_dataset.py --demo-out demo --demo 6
+python tools/make_synthetic_dataset.py --format voc --out datasets/synthetic_voc --train 300 --test 100
+python tools/make_synthetic_dataset.py --format coco --out datasets/synthetic_coco --difficulty easy
+python tools/make_synthetic_dataset.py --demo-out demo --demo 6
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from ssd.data.synthetic import DIFFICULTIES, spec_for, write_coco, write_demo_im
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--format", choices=("voc", "coco"), default="voc")
     parser.add_argument("--out", help="output folder of the dataset")
     parser.add_argument("--train", type=int, default=300, help="training images")
@@ -37,8 +39,14 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if not args.out and not args.demo:
         parser.error("nothing to do: give --out and/or --demo N")
-    spec = spec_for(args.difficulty, min_objects=args.min_objects, max_objects=args.max_objects,
-                    min_size=args.min_size, max_size=args.max_size, clutter=args.clutter)
+    spec = spec_for(
+        args.difficulty,
+        min_objects=args.min_objects,
+        max_objects=args.max_objects,
+        min_size=args.min_size,
+        max_size=args.max_size,
+        clutter=args.clutter,
+    )
     if args.out:
         write = write_voc if args.format == "voc" else write_coco
         write(args.out, train=args.train, test=args.test, seed=args.seed, spec=spec)

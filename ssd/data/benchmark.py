@@ -35,18 +35,26 @@ def _pipeline(name: str, size: int, pixel_mean: Sequence[float]):
         from torchvision.transforms import v2
 
         # torchvision references/detection/presets.py "ssd" recipe, plus the resize to size x size.
-        compose = v2.Compose([
-            v2.RandomPhotometricDistort(), v2.RandomZoomOut(fill=list(pixel_mean)), v2.RandomIoUCrop(),
-            v2.RandomHorizontalFlip(p=0.5), v2.Resize((size, size), antialias=False),
-            v2.SanitizeBoundingBoxes(),
-        ])
+        compose = v2.Compose(
+            [
+                v2.RandomPhotometricDistort(),
+                v2.RandomZoomOut(fill=list(pixel_mean)),
+                v2.RandomIoUCrop(),
+                v2.RandomHorizontalFlip(p=0.5),
+                v2.Resize((size, size), antialias=False),
+                v2.SanitizeBoundingBoxes(),
+            ]
+        )
         from torchvision import tv_tensors
 
         def run(image, boxes, labels, *, rng):
             img = tv_tensors.Image(torch.from_numpy(image).permute(2, 0, 1))
-            target = {"boxes": tv_tensors.BoundingBoxes(torch.from_numpy(boxes), format="XYXY",
-                                                        canvas_size=image.shape[:2]),
-                      "labels": torch.from_numpy(labels)}
+            target = {
+                "boxes": tv_tensors.BoundingBoxes(
+                    torch.from_numpy(boxes), format="XYXY", canvas_size=image.shape[:2]
+                ),
+                "labels": torch.from_numpy(labels),
+            }
             return compose(img, target)
 
         return run

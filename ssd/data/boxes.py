@@ -56,8 +56,12 @@ def sanitize_boxes(
             keep[i] = False
             continue
         clipped = np.array(
-            [min(max(box[0], 0.0), width), min(max(box[1], 0.0), height),
-             min(max(box[2], 0.0), width), min(max(box[3], 0.0), height)],
+            [
+                min(max(box[0], 0.0), width),
+                min(max(box[1], 0.0), height),
+                min(max(box[2], 0.0), width),
+                min(max(box[3], 0.0), height),
+            ],
             dtype=np.float32,
         )
         if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
@@ -69,7 +73,11 @@ def sanitize_boxes(
         if not np.array_equal(clipped, box):
             logger.warning(
                 "%s extends outside the %dx%d image: %s clipped to %s",
-                what, width, height, box.tolist(), clipped.tolist(),
+                what,
+                width,
+                height,
+                box.tolist(),
+                clipped.tolist(),
             )
             boxes[i] = clipped
     return keep

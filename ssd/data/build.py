@@ -11,7 +11,14 @@ from yacs.config import CfgNode
 
 from .catalog import DatasetSpec, load_class_names, resolve_dataset
 from .collate import collate_detection
-from .datasets import VOC_CLASSES, COCODataset, ConcatDetectionDataset, VOCDataset, coco_class_names, load_coco
+from .datasets import (
+    VOC_CLASSES,
+    COCODataset,
+    ConcatDetectionDataset,
+    VOCDataset,
+    coco_class_names,
+    load_coco,
+)
 from .samplers import IterationBatchSampler, ShardSampler
 from .transforms import TRAIN_PIPELINES, ResizeTransform
 
@@ -38,8 +45,11 @@ def build_transform(cfg: CfgNode, *, is_train: bool):
         return ResizeTransform(size=size)
     name = cfg.INPUT.AUGMENTATION
     if name == "caffe":
-        return TRAIN_PIPELINES.get(name)(size=size, pixel_mean=list(cfg.INPUT.PIXEL_MEAN),
-                                         random_interpolation=cfg.INPUT.RANDOM_INTERPOLATION)
+        return TRAIN_PIPELINES.get(name)(
+            size=size,
+            pixel_mean=list(cfg.INPUT.PIXEL_MEAN),
+            random_interpolation=cfg.INPUT.RANDOM_INTERPOLATION,
+        )
     if name == "lufficc":
         return TRAIN_PIPELINES.get(name)(size=size, pixel_mean=list(cfg.INPUT.PIXEL_MEAN))
     return TRAIN_PIPELINES.get(name)(size=size, random_interpolation=cfg.INPUT.RANDOM_INTERPOLATION)
@@ -60,14 +70,20 @@ def build_dataset(cfg: CfgNode, name: str, *, is_train: bool):
         skip_corrupt=is_train and cfg.INPUT.SKIP_CORRUPT_IMAGES,
     )
     if spec.format == "voc":
-        dataset = VOCDataset(root=spec.paths["ROOT"], split=spec.paths["SPLIT"],
-                             class_names=classes or VOC_CLASSES,
-                             keep_difficult=cfg.DATASETS.KEEP_DIFFICULT, **common)
+        dataset = VOCDataset(
+            root=spec.paths["ROOT"],
+            split=spec.paths["SPLIT"],
+            class_names=classes or VOC_CLASSES,
+            keep_difficult=cfg.DATASETS.KEEP_DIFFICULT,
+            **common,
+        )
     else:
-        dataset = COCODataset(images=spec.paths["IMAGES"], annotations=spec.paths["ANNOTATIONS"],
-                              class_names=classes, **common)
-    logger.info("dataset %s (%s): %d images, %d classes", name, spec.format, len(dataset),
-                len(dataset.class_names))
+        dataset = COCODataset(
+            images=spec.paths["IMAGES"], annotations=spec.paths["ANNOTATIONS"], class_names=classes, **common
+        )
+    logger.info(
+        "dataset %s (%s): %d images, %d classes", name, spec.format, len(dataset), len(dataset.class_names)
+    )
     return dataset
 
 
@@ -84,12 +100,17 @@ def class_names_for(cfg: CfgNode, *, train: bool = True) -> list[str]:
         spec = _spec(cfg, name)
         classes = _declared_classes(cfg, spec)
         if classes is None:
-            classes = list(VOC_CLASSES) if spec.format == "voc" else coco_class_names(
-                load_coco(spec.paths["ANNOTATIONS"]))
+            classes = (
+                list(VOC_CLASSES)
+                if spec.format == "voc"
+                else coco_class_names(load_coco(spec.paths["ANNOTATIONS"]))
+            )
         if result is None:
             result, first = classes, name
         elif classes != result:
-            raise ValueError(f"datasets {first!r} and {name!r} have different class lists: {result} vs {classes}")
+            raise ValueError(
+                f"datasets {first!r} and {name!r} have different class lists: {result} vs {classes}"
+            )
     return result
 
 
@@ -133,7 +154,9 @@ def build_train_dataset(cfg: CfgNode):
     return datasets[0] if len(datasets) == 1 else ConcatDetectionDataset(datasets, names=names)
 
 
-def build_train_loader(cfg: CfgNode, *, start_iter: int = 0, rank: int = 0, world_size: int = 1) -> DataLoader:
+def build_train_loader(
+    cfg: CfgNode, *, start_iter: int = 0, rank: int = 0, world_size: int = 1
+) -> DataLoader:
     """Iteration-based loader of ``SOLVER.MAX_ITER - start_iter`` batches ``(images, targets, infos)``.
 
     Per-process batch = SOLVER.BATCH_SIZE // world_size; the batches are a pure function of SEED
@@ -141,12 +164,19 @@ def build_train_loader(cfg: CfgNode, *, start_iter: int = 0, rank: int = 0, worl
     """
     total = cfg.SOLVER.BATCH_SIZE
     if total % world_size:
-        raise ValueError(f"SOLVER.BATCH_SIZE = {total} (total over processes) is not divisible by "
-                         f"world_size = {world_size}")
+        raise ValueError(
+            f"SOLVER.BATCH_SIZE = {total} (total over processes) is not divisible by "
+            f"world_size = {world_size}"
+        )
     dataset = build_train_dataset(cfg)
     sampler = IterationBatchSampler(
-        num_samples=len(dataset), batch_size=total // world_size, max_iter=cfg.SOLVER.MAX_ITER,
-        start_iter=start_iter, seed=cfg.SEED, rank=rank, world_size=world_size,
+        num_samples=len(dataset),
+        batch_size=total // world_size,
+        max_iter=cfg.SOLVER.MAX_ITER,
+        start_iter=start_iter,
+        seed=cfg.SEED,
+        rank=rank,
+        world_size=world_size,
     )
     return DataLoader(dataset, batch_sampler=sampler, **_loader_kwargs(cfg))
 

@@ -24,25 +24,58 @@ BUILTIN_DATASETS: dict[str, dict] = {
     "voc_2007_trainval": {"FORMAT": "voc", "ROOT": "VOC2007", "SPLIT": "trainval", "_ENV": _VOC},
     "voc_2007_test": {"FORMAT": "voc", "ROOT": "VOC2007", "SPLIT": "test", "_ENV": _VOC},
     "voc_2012_trainval": {"FORMAT": "voc", "ROOT": "VOC2012", "SPLIT": "trainval", "_ENV": _VOC},
-    "coco_2014_train": {"FORMAT": "coco", "IMAGES": "train2014",
-                        "ANNOTATIONS": "annotations/instances_train2014.json", "_ENV": _COCO},
-    "coco_2014_valminusminival": {"FORMAT": "coco", "IMAGES": "val2014",
-                                  "ANNOTATIONS": "annotations/instances_valminusminival2014.json",
-                                  "_ENV": _COCO},
-    "coco_2014_minival": {"FORMAT": "coco", "IMAGES": "val2014",
-                          "ANNOTATIONS": "annotations/instances_minival2014.json", "_ENV": _COCO},
-    "coco_2017_train": {"FORMAT": "coco", "IMAGES": "train2017",
-                        "ANNOTATIONS": "annotations/instances_train2017.json", "_ENV": _COCO},
-    "coco_2017_val": {"FORMAT": "coco", "IMAGES": "val2017",
-                      "ANNOTATIONS": "annotations/instances_val2017.json", "_ENV": _COCO},
-    "synthetic_voc_trainval": {"FORMAT": "voc", "ROOT": "synthetic_voc", "SPLIT": "trainval",
-                               "CLASSES": "synthetic_voc/classes.txt"},
-    "synthetic_voc_test": {"FORMAT": "voc", "ROOT": "synthetic_voc", "SPLIT": "test",
-                           "CLASSES": "synthetic_voc/classes.txt"},
-    "synthetic_coco_train": {"FORMAT": "coco", "IMAGES": "synthetic_coco/train",
-                             "ANNOTATIONS": "synthetic_coco/annotations/instances_train.json"},
-    "synthetic_coco_test": {"FORMAT": "coco", "IMAGES": "synthetic_coco/test",
-                            "ANNOTATIONS": "synthetic_coco/annotations/instances_test.json"},
+    "coco_2014_train": {
+        "FORMAT": "coco",
+        "IMAGES": "train2014",
+        "ANNOTATIONS": "annotations/instances_train2014.json",
+        "_ENV": _COCO,
+    },
+    "coco_2014_valminusminival": {
+        "FORMAT": "coco",
+        "IMAGES": "val2014",
+        "ANNOTATIONS": "annotations/instances_valminusminival2014.json",
+        "_ENV": _COCO,
+    },
+    "coco_2014_minival": {
+        "FORMAT": "coco",
+        "IMAGES": "val2014",
+        "ANNOTATIONS": "annotations/instances_minival2014.json",
+        "_ENV": _COCO,
+    },
+    "coco_2017_train": {
+        "FORMAT": "coco",
+        "IMAGES": "train2017",
+        "ANNOTATIONS": "annotations/instances_train2017.json",
+        "_ENV": _COCO,
+    },
+    "coco_2017_val": {
+        "FORMAT": "coco",
+        "IMAGES": "val2017",
+        "ANNOTATIONS": "annotations/instances_val2017.json",
+        "_ENV": _COCO,
+    },
+    "synthetic_voc_trainval": {
+        "FORMAT": "voc",
+        "ROOT": "synthetic_voc",
+        "SPLIT": "trainval",
+        "CLASSES": "synthetic_voc/classes.txt",
+    },
+    "synthetic_voc_test": {
+        "FORMAT": "voc",
+        "ROOT": "synthetic_voc",
+        "SPLIT": "test",
+        "CLASSES": "synthetic_voc/classes.txt",
+    },
+    "synthetic_coco_train": {
+        "FORMAT": "coco",
+        "IMAGES": "synthetic_coco/train",
+        "ANNOTATIONS": "synthetic_coco/annotations/instances_train.json",
+    },
+    "synthetic_coco_test": {
+        "FORMAT": "coco",
+        "IMAGES": "synthetic_coco/test",
+        "ANNOTATIONS": "synthetic_coco/annotations/instances_test.json",
+    },
 }
 
 # Which keys each format needs (paths among them are resolved); the format registry's keys.
@@ -77,7 +110,9 @@ def resolve_dataset(name: str, *, catalog: Mapping, data_root: str) -> DatasetSp
         raise KeyError(f"unknown dataset {name!r}; declare it in DATASETS.CATALOG or use one of {known}")
     fmt = str(entry.get("FORMAT", "")).lower()
     if fmt not in FORMATS:
-        raise ValueError(f"dataset {name!r}: FORMAT = {entry.get('FORMAT')!r}; expected one of {list(FORMATS)}")
+        raise ValueError(
+            f"dataset {name!r}: FORMAT = {entry.get('FORMAT')!r}; expected one of {list(FORMATS)}"
+        )
     required = FORMATS.get(fmt)
     missing = [k for k in required if not entry.get(k)]
     if missing:

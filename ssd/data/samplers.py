@@ -53,8 +53,10 @@ class IterationBatchSampler(Sampler):
             raise ValueError(f"rank = {rank} must lie in [0, world_size = {world_size})")
         if seed < 0:
             if world_size > 1:
-                raise ValueError(f"SEED = {seed} (random) with world_size = {world_size}: processes would "
-                                 "draw different orders; set a fixed SEED")
+                raise ValueError(
+                    f"SEED = {seed} (random) with world_size = {world_size}: processes would "
+                    "draw different orders; set a fixed SEED"
+                )
             seed = int(np.random.SeedSequence().generate_state(1)[0])
             logger.info("random data seed %d", seed)
         self.num_samples, self.batch_size = num_samples, batch_size

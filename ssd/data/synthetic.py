@@ -49,11 +49,27 @@ class SyntheticSpec:
 
 DIFFICULTIES: dict[str, SyntheticSpec] = {
     # easy: what the CPU quickstart trains on (few, medium-to-large shapes, mild clutter).
-    "easy": SyntheticSpec(min_objects=1, max_objects=3, min_size=0.2, max_size=0.55, max_occlusion=0.2,
-                          truncation_prob=0.1, clutter=4, texture=0.6),
+    "easy": SyntheticSpec(
+        min_objects=1,
+        max_objects=3,
+        min_size=0.2,
+        max_size=0.55,
+        max_occlusion=0.2,
+        truncation_prob=0.1,
+        clutter=4,
+        texture=0.6,
+    ),
     "medium": SyntheticSpec(),
-    "hard": SyntheticSpec(min_objects=2, max_objects=8, min_size=0.06, max_size=0.45, max_occlusion=0.45,
-                          truncation_prob=0.3, clutter=16, texture=1.0),
+    "hard": SyntheticSpec(
+        min_objects=2,
+        max_objects=8,
+        min_size=0.06,
+        max_size=0.45,
+        max_occlusion=0.45,
+        truncation_prob=0.3,
+        clutter=16,
+        texture=1.0,
+    ),
 }
 
 
@@ -98,16 +114,22 @@ def _background(rng: np.random.Generator, height: int, width: int, spec: Synthet
     img = c0 + (c1 - c0) * t[..., None]
     if spec.texture > 0:
         cells = int(rng.integers(3, 12))
-        blotches = cv2.resize(rng.uniform(-60, 60, (cells, cells, 3)).astype(np.float32), (width, height),
-                              interpolation=cv2.INTER_CUBIC)
+        blotches = cv2.resize(
+            rng.uniform(-60, 60, (cells, cells, 3)).astype(np.float32),
+            (width, height),
+            interpolation=cv2.INTER_CUBIC,
+        )
         period, angle = rng.uniform(3, 20), rng.uniform(0, np.pi)
-        phase = (np.float32(np.cos(angle) * 2 * np.pi / period) * xx
-                 + np.float32(np.sin(angle) * 2 * np.pi / period) * yy)
+        phase = (
+            np.float32(np.cos(angle) * 2 * np.pi / period) * xx
+            + np.float32(np.sin(angle) * 2 * np.pi / period) * yy
+        )
         stripes = np.float32(rng.uniform(5, 25)) * np.sin(phase)
         noise = rng.integers(-12, 13, (height, width, 3), dtype=np.int8)  # uniform: 4x cheaper than normal
         img += np.float32(spec.texture) * (blotches + stripes[..., None] + noise)
-    img = cv2.resize(np.clip(img, 0, 255).astype(np.uint8), (full_width, full_height),
-                     interpolation=cv2.INTER_LINEAR)
+    img = cv2.resize(
+        np.clip(img, 0, 255).astype(np.uint8), (full_width, full_height), interpolation=cv2.INTER_LINEAR
+    )
     height, width = full_height, full_width
     for _ in range(spec.clutter):  # thin strokes: edges that are not objects
         color = tuple(int(v) for v in rng.integers(0, 256, 3))
@@ -119,8 +141,17 @@ def _background(rng: np.random.Generator, height: int, width: int, spec: Synthet
             center = (int(rng.uniform(0, width)), int(rng.uniform(0, height)))
             axes = (int(rng.uniform(10, width / 3)), int(rng.uniform(10, height / 3)))
             start = rng.uniform(0, 360)
-            cv2.ellipse(img, center, axes, rng.uniform(0, 180), start, start + rng.uniform(40, 200), color,
-                        thickness, cv2.LINE_AA)
+            cv2.ellipse(
+                img,
+                center,
+                axes,
+                rng.uniform(0, 180),
+                start,
+                start + rng.uniform(40, 200),
+                color,
+                thickness,
+                cv2.LINE_AA,
+            )
     return img
 
 
@@ -147,8 +178,10 @@ def render_image(rng: np.random.Generator, spec: SyntheticSpec = SyntheticSpec()
             mask = _draw_mask(spec.classes[label], height, width, cx, cy, radius, rng.uniform(0, 2 * np.pi))
             if mask.sum() < 64:
                 continue
-            covered = [((m & (mask | later)).sum() / m.sum()) for m, later in
-                       zip(masks, _later_unions(masks, mask))]
+            covered = [
+                ((m & (mask | later)).sum() / m.sum())
+                for m, later in zip(masks, _later_unions(masks, mask), strict=False)
+            ]
             if all(c <= spec.max_occlusion for c in covered):
                 masks.append(mask)
                 labels.append(label + 1)
@@ -166,7 +199,7 @@ def render_image(rng: np.random.Generator, spec: SyntheticSpec = SyntheticSpec()
     boxes = []
     for i, mask in enumerate(masks):
         visible = mask.copy()
-        for later in masks[i + 1:]:
+        for later in masks[i + 1 :]:
             visible &= ~later
         rows, cols = np.flatnonzero(visible.any(axis=1)), np.flatnonzero(visible.any(axis=0))
         boxes.append([cols[0], rows[0], cols[-1] + 1, rows[-1] + 1])  # continuous pixel edges
@@ -193,15 +226,16 @@ def _write_jpeg(path: str, image: np.ndarray, quality: int) -> None:
         raise OSError(f"could not write {path}")
 
 
-def _voc_xml(file_name: str, image: np.ndarray, boxes: np.ndarray, labels: np.ndarray,
-             classes: tuple[str, ...]) -> ET.ElementTree:
+def _voc_xml(
+    file_name: str, image: np.ndarray, boxes: np.ndarray, labels: np.ndarray, classes: tuple[str, ...]
+) -> ET.ElementTree:
     root = ET.Element("annotation")
     ET.SubElement(root, "folder").text = "VOC2007"
     ET.SubElement(root, "filename").text = file_name
     size = ET.SubElement(root, "size")
-    for key, value in zip(("width", "height", "depth"), (image.shape[1], image.shape[0], 3)):
+    for key, value in zip(("width", "height", "depth"), (image.shape[1], image.shape[0], 3), strict=False):
         ET.SubElement(size, key).text = str(value)
-    for box, label in zip(boxes, labels):
+    for box, label in zip(boxes, labels, strict=False):
         obj = ET.SubElement(root, "object")
         ET.SubElement(obj, "name").text = classes[label - 1]
         ET.SubElement(obj, "pose").text = "Unspecified"
@@ -210,13 +244,17 @@ def _voc_xml(file_name: str, image: np.ndarray, boxes: np.ndarray, labels: np.nd
         ET.SubElement(obj, "difficult").text = "0"
         bnd = ET.SubElement(obj, "bndbox")
         # continuous [x1, x2) -> VOC 1-based inclusive: xmin = x1 + 1, xmax = x2
-        for key, value in zip(("xmin", "ymin", "xmax", "ymax"), (box[0] + 1, box[1] + 1, box[2], box[3])):
+        for key, value in zip(
+            ("xmin", "ymin", "xmax", "ymax"), (box[0] + 1, box[1] + 1, box[2], box[3]), strict=False
+        ):
             ET.SubElement(bnd, key).text = str(int(value))
     ET.indent(root)
     return ET.ElementTree(root)
 
 
-def write_voc(out_dir: str, *, train: int, test: int, seed: int = 0, spec: SyntheticSpec = SyntheticSpec()) -> None:
+def write_voc(
+    out_dir: str, *, train: int, test: int, seed: int = 0, spec: SyntheticSpec = SyntheticSpec()
+) -> None:
     """Write a VOC-layout dataset: splits ``trainval`` (``train`` images) and ``test``, plus classes.txt."""
     for sub in ("JPEGImages", "Annotations", os.path.join("ImageSets", "Main")):
         os.makedirs(os.path.join(out_dir, sub), exist_ok=True)
@@ -229,18 +267,22 @@ def write_voc(out_dir: str, *, train: int, test: int, seed: int = 0, spec: Synth
             image, boxes, labels = render_image(_rng(seed, split, k), spec)
             _write_jpeg(os.path.join(out_dir, "JPEGImages", f"{image_id}.jpg"), image, spec.jpeg_quality)
             _voc_xml(f"{image_id}.jpg", image, boxes, labels, spec.classes).write(
-                os.path.join(out_dir, "Annotations", f"{image_id}.xml"))
+                os.path.join(out_dir, "Annotations", f"{image_id}.xml")
+            )
             ids.append(image_id)
         with open(os.path.join(out_dir, "ImageSets", "Main", f"{list_name}.txt"), "w", encoding="utf-8") as f:
             f.write("".join(f"{i}\n" for i in ids))
     logger.info("wrote VOC synthetic dataset to %s (%d trainval, %d test)", out_dir, train, test)
 
 
-def write_coco(out_dir: str, *, train: int, test: int, seed: int = 0,
-               spec: SyntheticSpec = SyntheticSpec()) -> None:
+def write_coco(
+    out_dir: str, *, train: int, test: int, seed: int = 0, spec: SyntheticSpec = SyntheticSpec()
+) -> None:
     """Write a COCO-layout dataset: ``train/``, ``test/`` and ``annotations/instances_{train,test}.json``."""
     os.makedirs(os.path.join(out_dir, "annotations"), exist_ok=True)
-    categories = [{"id": 10 * (i + 1), "name": n, "supercategory": "shape"} for i, n in enumerate(spec.classes)]
+    categories = [
+        {"id": 10 * (i + 1), "name": n, "supercategory": "shape"} for i, n in enumerate(spec.classes)
+    ]
     for split, count in (("train", train), ("test", test)):
         os.makedirs(os.path.join(out_dir, split), exist_ok=True)
         images, annotations = [], []
@@ -248,21 +290,32 @@ def write_coco(out_dir: str, *, train: int, test: int, seed: int = 0,
             image, boxes, labels = render_image(_rng(seed, split, k), spec)
             file_name = f"{split}_{k:06d}.jpg"
             _write_jpeg(os.path.join(out_dir, split, file_name), image, spec.jpeg_quality)
-            images.append({"id": k + 1, "file_name": file_name, "height": image.shape[0], "width": image.shape[1]})
-            for box, label in zip(boxes.tolist(), labels.tolist()):
+            images.append(
+                {"id": k + 1, "file_name": file_name, "height": image.shape[0], "width": image.shape[1]}
+            )
+            for box, label in zip(boxes.tolist(), labels.tolist(), strict=False):
                 x1, y1, x2, y2 = box
-                annotations.append({
-                    "id": len(annotations) + 1, "image_id": k + 1, "category_id": 10 * label,
-                    "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1), "iscrowd": 0,
-                    "segmentation": [[x1, y1, x2, y1, x2, y2, x1, y2]],
-                })
-        with open(os.path.join(out_dir, "annotations", f"instances_{split}.json"), "w", encoding="utf-8") as f:
+                annotations.append(
+                    {
+                        "id": len(annotations) + 1,
+                        "image_id": k + 1,
+                        "category_id": 10 * label,
+                        "bbox": [x1, y1, x2 - x1, y2 - y1],
+                        "area": (x2 - x1) * (y2 - y1),
+                        "iscrowd": 0,
+                        "segmentation": [[x1, y1, x2, y1, x2, y2, x1, y2]],
+                    }
+                )
+        with open(
+            os.path.join(out_dir, "annotations", f"instances_{split}.json"), "w", encoding="utf-8"
+        ) as f:
             json.dump({"images": images, "annotations": annotations, "categories": categories}, f)
     logger.info("wrote COCO synthetic dataset to %s (%d train, %d test)", out_dir, train, test)
 
 
-def write_demo_images(out_dir: str, *, count: int = 6, seed: int = 0,
-                      spec: SyntheticSpec = SyntheticSpec()) -> list[str]:
+def write_demo_images(
+    out_dir: str, *, count: int = 6, seed: int = 0, spec: SyntheticSpec = SyntheticSpec()
+) -> list[str]:
     """Write ``count`` plain JPEGs (no annotations) for the demo tool; returns their paths."""
     os.makedirs(out_dir, exist_ok=True)
     paths = []

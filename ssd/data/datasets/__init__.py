@@ -6,6 +6,13 @@ from .concat import ConcatDetectionDataset
 from .voc import VOC_CLASSES, VOCDataset, parse_voc_xml
 
 __all__ = [
-    "COCODataset", "ConcatDetectionDataset", "DetectionDataset", "ImageRecord", "VOCDataset",
-    "VOC_CLASSES", "coco_class_names", "load_coco", "parse_voc_xml",
+    "COCODataset",
+    "ConcatDetectionDataset",
+    "DetectionDataset",
+    "ImageRecord",
+    "VOCDataset",
+    "VOC_CLASSES",
+    "coco_class_names",
+    "load_coco",
+    "parse_voc_xml",
 ]

@@ -107,8 +107,9 @@ class DetectionDataset(Dataset):
                 logger.warning("%s; replaced by sample %d (INPUT.SKIP_CORRUPT_IMAGES)", e, replacement)
                 index = replacement
         if image is None:
-            raise CorruptImageError(f"{MAX_CORRUPT_REPLACEMENTS + 1} unreadable images in a row; last: "
-                                    f"{self.records[index].path}")
+            raise CorruptImageError(
+                f"{MAX_CORRUPT_REPLACEMENTS + 1} unreadable images in a row; last: {self.records[index].path}"
+            )
         record = self.records[index]
         mask = self._target_mask(record)
         boxes, labels = record.boxes[mask], record.labels[mask]

@@ -73,20 +73,40 @@ class COCODataset(DetectionDataset):
         check_files_exist(paths, what="images", source=annotations, exists=_lister(images))
 
         records = []
-        for info, path in zip(img_infos, paths):
-            anns = [a for a in self.coco.imgToAnns.get(info["id"], [])
-                    if a["category_id"] in self.category_id_to_label]
+        for info, path in zip(img_infos, paths, strict=False):
+            anns = [
+                a
+                for a in self.coco.imgToAnns.get(info["id"], [])
+                if a["category_id"] in self.category_id_to_label
+            ]
             boxes = coco_xywh_to_xyxy(np.array([a["bbox"] for a in anns], dtype=np.float32))
             labels = np.array([self.category_id_to_label[a["category_id"]] for a in anns], dtype=np.int64)
             crowd = np.array([bool(a.get("iscrowd", 0)) for a in anns], dtype=bool)
             source = f"{annotations} (image {info['id']} {info['file_name']})"
-            names = [f"annotation id {a.get('id')}, {class_names[label - 1]}" for a, label in zip(anns, labels)]
-            keep = sanitize_boxes(boxes, width=info["width"], height=info["height"], source=source, names=names)
+            names = [
+                f"annotation id {a.get('id')}, {class_names[label - 1]}"
+                for a, label in zip(anns, labels, strict=False)
+            ]
+            keep = sanitize_boxes(
+                boxes, width=info["width"], height=info["height"], source=source, names=names
+            )
             records.append(
-                ImageRecord(path, int(info["id"]), int(info["height"]), int(info["width"]),
-                            boxes[keep], labels[keep], crowd[keep])
+                ImageRecord(
+                    path,
+                    int(info["id"]),
+                    int(info["height"]),
+                    int(info["width"]),
+                    boxes[keep],
+                    labels[keep],
+                    crowd[keep],
+                )
             )
         super().__init__(
-            records=records, class_names=list(class_names), transform=transform, training=training,
-            keep_difficult=False, keep_empty=keep_empty, skip_corrupt=skip_corrupt,
+            records=records,
+            class_names=list(class_names),
+            transform=transform,
+            training=training,
+            keep_difficult=False,
+            keep_empty=keep_empty,
+            skip_corrupt=skip_corrupt,
         )

@@ -20,7 +20,7 @@ class ConcatDetectionDataset(Dataset):
         if not datasets:
             raise ValueError("ConcatDetectionDataset needs at least one dataset")
         names = names or [str(i) for i in range(len(datasets))]
-        for name, ds in zip(names[1:], datasets[1:]):
+        for name, ds in zip(names[1:], datasets[1:], strict=False):
             if list(ds.class_names) != list(datasets[0].class_names):
                 raise ValueError(
                     f"datasets {names[0]!r} and {name!r} have different class lists: "

@@ -21,8 +21,25 @@ from .base import DetectionDataset, ImageRecord, Transform, check_files_exist
 logger = logging.getLogger(__name__)
 
 VOC_CLASSES = (
-    "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
-    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train",
+    "aeroplane",
+    "bicycle",
+    "bird",
+    "boat",
+    "bottle",
+    "bus",
+    "car",
+    "cat",
+    "chair",
+    "cow",
+    "diningtable",
+    "dog",
+    "horse",
+    "motorbike",
+    "person",
+    "pottedplant",
+    "sheep",
+    "sofa",
+    "train",
     "tvmonitor",
 )
 
@@ -35,7 +52,9 @@ def read_split(split_file: str) -> list[str]:
         return [line.split()[0] for line in f if line.strip()]
 
 
-def parse_voc_xml(xml_path: str, *, class_names: Sequence[str]) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
+def parse_voc_xml(
+    xml_path: str, *, class_names: Sequence[str]
+) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
     """Parse one VOC annotation file.
 
     Returns ``(meta, boxes float32 [N, 4] xyxy, labels int64 [N] in 1..K, difficult bool [N])`` with
@@ -52,14 +71,17 @@ def parse_voc_xml(xml_path: str, *, class_names: Sequence[str]) -> tuple[dict, n
     meta = {
         "filename": (root.findtext("filename") or "").strip() or None,
         "width": int(float(size.findtext("width"))) if size is not None and size.findtext("width") else None,
-        "height": int(float(size.findtext("height"))) if size is not None and size.findtext("height") else None,
+        "height": int(float(size.findtext("height")))
+        if size is not None and size.findtext("height")
+        else None,
     }
     boxes, labels, difficult = [], [], []
     for i, obj in enumerate(root.iter("object")):
         name = (obj.findtext("name") or "").strip()
         if name not in label_of:
             raise ValueError(
-                f"{xml_path}: object {i} has class {name!r}, which is not in the class list {list(class_names)}"
+                f"{xml_path}: object {i} has class {name!r}, which is not in the class list "
+                f"{list(class_names)}"
             )
         bnd = obj.find("bndbox")
         try:
@@ -100,7 +122,7 @@ class VOCDataset(DetectionDataset):
         check_files_exist(ann_paths, what="annotation files", source=split_file, exists=_lister(ann_dir))
         img_exists = _lister(img_dir)
         parsed, img_paths = [], []
-        for image_id, ann_path in zip(ids, ann_paths):
+        for image_id, ann_path in zip(ids, ann_paths, strict=False):
             meta, boxes, labels, difficult = parse_voc_xml(ann_path, class_names=class_names)
             img_path = os.path.join(img_dir, f"{image_id}.jpg")
             if not img_exists(img_path) and meta["filename"]:
@@ -110,7 +132,9 @@ class VOCDataset(DetectionDataset):
         check_files_exist(img_paths, what="images", source=split_file, exists=img_exists)
 
         records = []
-        for (image_id, ann_path, meta, boxes, labels, difficult), img_path in zip(parsed, img_paths):
+        for (image_id, ann_path, meta, boxes, labels, difficult), img_path in zip(
+            parsed, img_paths, strict=False
+        ):
             width, height = meta["width"], meta["height"]
             if not width or not height:  # some hand-made XML omit <size>: read it from the image
                 height, width = read_image(img_path).shape[:2]
@@ -120,8 +144,13 @@ class VOCDataset(DetectionDataset):
                 ImageRecord(img_path, image_id, height, width, boxes[keep], labels[keep], difficult[keep])
             )
         super().__init__(
-            records=records, class_names=list(class_names), transform=transform, training=training,
-            keep_difficult=keep_difficult, keep_empty=keep_empty, skip_corrupt=skip_corrupt,
+            records=records,
+            class_names=list(class_names),
+            transform=transform,
+            training=training,
+            keep_difficult=keep_difficult,
+            keep_empty=keep_empty,
+            skip_corrupt=skip_corrupt,
         )
 
 

@@ -10,6 +10,12 @@ from .pipelines import (
 )
 
 __all__ = [
-    "CAFFE_SAMPLERS", "BatchSampler", "CaffeTrainTransform", "LufficcTrainTransform", "ResizeTransform",
-    "SSDLiteTrainTransform", "TRAIN_PIPELINES", "sample_caffe_crop",
+    "CAFFE_SAMPLERS",
+    "BatchSampler",
+    "CaffeTrainTransform",
+    "LufficcTrainTransform",
+    "ResizeTransform",
+    "SSDLiteTrainTransform",
+    "TRAIN_PIPELINES",
+    "sample_caffe_crop",
 ]

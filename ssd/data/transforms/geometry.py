@@ -62,8 +62,13 @@ def draw_expansion(
         return Expansion(1.0, width, height, 0, 0)
     ratio = 1.0 + ratio * (max_ratio - 1.0)
     canvas_w, canvas_h = int(width * ratio), int(height * ratio)
-    return Expansion(ratio, canvas_w, canvas_h, int(np.floor(fx * (canvas_w - width))),
-                     int(np.floor(fy * (canvas_h - height))))
+    return Expansion(
+        ratio,
+        canvas_w,
+        canvas_h,
+        int(np.floor(fx * (canvas_w - width))),
+        int(np.floor(fy * (canvas_h - height))),
+    )
 
 
 # -------------------------------------------------------------------------- Caffe batch sampling
@@ -92,23 +97,31 @@ def _iou_sampler(min_iou: float | None = None, max_iou: float | None = None) -> 
 # minimum-IoU samplers and one whose only constraint is max IoU 1 (any crop touching a box).
 CAFFE_SAMPLERS: tuple[BatchSampler, ...] = (
     BatchSampler(),
-    _iou_sampler(0.1), _iou_sampler(0.3), _iou_sampler(0.5), _iou_sampler(0.7), _iou_sampler(0.9),
+    _iou_sampler(0.1),
+    _iou_sampler(0.3),
+    _iou_sampler(0.5),
+    _iou_sampler(0.7),
+    _iou_sampler(0.9),
     _iou_sampler(max_iou=1.0),
 )
 
 
-def draw_sampler_crops(sampler: BatchSampler, rng: np.random.Generator) -> np.ndarray:
-    """``max_trials`` normalised crops ``[T, 4]`` drawn like Caffe's ``SampleBBox``.
+def draw_sampler_crops(samplers: tuple[BatchSampler, ...], rng: np.random.Generator) -> np.ndarray:
+    """Normalised trial crops ``[K, T, 4]`` of ``K`` samplers (``T`` = largest ``max_trials``), drawn
+    like Caffe's ``SampleBBox``; trials beyond a sampler's own ``max_trials`` are to be ignored.
 
     scale ~ U(min, max) is a side fraction; aspect ~ U(min, max) clamped to [scale^2, 1/scale^2]
     so the crop stays inside the unit square; width = scale*sqrt(aspect), height = scale/sqrt(aspect).
     """
-    t = sampler.max_trials
-    scale = rng.uniform(sampler.min_scale, sampler.max_scale, t)
-    aspect = np.clip(rng.uniform(sampler.min_aspect, sampler.max_aspect, t), scale**2, 1.0 / scale**2)
+    t = max(s.max_trials for s in samplers)
+    lo = np.array([[s.min_scale, s.min_aspect] for s in samplers])[:, :, None]
+    hi = np.array([[s.max_scale, s.max_aspect] for s in samplers])[:, :, None]
+    u = rng.random((4, len(samplers), t))
+    scale = lo[:, 0] + u[0] * (hi[:, 0] - lo[:, 0])
+    aspect = np.clip(lo[:, 1] + u[1] * (hi[:, 1] - lo[:, 1]), scale**2, 1.0 / scale**2)
     w, h = scale * np.sqrt(aspect), scale / np.sqrt(aspect)
-    x1, y1 = rng.random(t) * (1.0 - w), rng.random(t) * (1.0 - h)
-    return np.stack([x1, y1, x1 + w, y1 + h], axis=1)
+    x1, y1 = u[2] * (1.0 - w), u[3] * (1.0 - h)
+    return np.stack([x1, y1, x1 + w, y1 + h], axis=-1)
 
 
 def sample_caffe_crop(
@@ -120,35 +133,66 @@ def sample_caffe_crop(
 
     Each sampler keeps its first passing trial (``max_sample: 1``); one crop is chosen uniformly
     among the samplers that succeeded. Constrained samplers need at least one box, so an image
-    without boxes always keeps the whole-image sample (index 0 when it is unconstrained).
+    without boxes always keeps the whole-image sample. All trials are drawn and tested at once.
     """
-    found: list[tuple[int, np.ndarray]] = []
-    for k, sampler in enumerate(samplers):
-        crops = draw_sampler_crops(sampler, rng)
-        if sampler.min_iou is None and sampler.max_iou is None:
-            ok = np.ones(len(crops), dtype=bool)
-        elif len(boxes_norm) == 0:
-            continue
-        else:
-            iou = iou_matrix(crops, boxes_norm)
-            hit = np.ones_like(iou, dtype=bool)
-            if sampler.min_iou is not None:
-                hit &= iou >= sampler.min_iou
-            if sampler.max_iou is not None:
-                hit &= iou <= sampler.max_iou
-            ok = hit.any(axis=1)
-        first = np.flatnonzero(ok)
-        if len(first):
-            found.append((k, crops[first[0]]))
-    if not found:
+    crops = draw_sampler_crops(samplers, rng)  # [K, T, 4]
+    k_count, t_count = crops.shape[:2]
+    ok = np.arange(t_count)[None, :] < np.array([s.max_trials for s in samplers])[:, None]
+    free = np.array([s.min_iou is None and s.max_iou is None for s in samplers])
+    if len(boxes_norm):
+        iou = iou_matrix(crops.reshape(-1, 4), boxes_norm).reshape(k_count, t_count, -1)
+        lo = np.array([-np.inf if s.min_iou is None else s.min_iou for s in samplers])[:, None, None]
+        hi = np.array([np.inf if s.max_iou is None else s.max_iou for s in samplers])[:, None, None]
+        ok &= free[:, None] | ((iou >= lo) & (iou <= hi)).any(axis=2)
+    else:
+        ok &= free[:, None]
+    succeeded = np.flatnonzero(ok.any(axis=1))
+    if len(succeeded) == 0:
         return -1, np.array([0.0, 0.0, 1.0, 1.0])
-    return found[int(rng.integers(len(found)))]
+    k = int(succeeded[int(rng.integers(len(succeeded)))])
+    return k, crops[k, int(np.argmax(ok[k]))]
+
+
+@dataclass(frozen=True)
+class CaffeCrop:
+    """Where one Caffe training sample comes from: expansion, chosen sampler, crop, kept boxes."""
+
+    expansion: Expansion
+    sampler: int  # index in the samplers (0 = the whole canvas)
+    crop: np.ndarray  # float32 [4] xyxy on the expanded canvas, integer-valued (Caffe's CropImage)
+    keep: np.ndarray  # bool [N]: boxes whose centre lies in the crop
+
+
+def plan_caffe_crop(
+    boxes: np.ndarray,
+    *,
+    width: int,
+    height: int,
+    rng: np.random.Generator,
+    samplers: tuple[BatchSampler, ...] = CAFFE_SAMPLERS,
+    max_expand_ratio: float = 4.0,
+) -> CaffeCrop:
+    """Expand, then batch-sample a crop of the canvas (boxes ``[N, 4]`` in image pixels)."""
+    exp = draw_expansion(rng, width=width, height=height, max_ratio=max_expand_ratio)
+    canvas_boxes = boxes + np.array([exp.left, exp.top, exp.left, exp.top], dtype=np.float32)
+    canvas_size = np.array([exp.width, exp.height] * 2, dtype=np.float64)
+    k, crop_norm = sample_caffe_crop(canvas_boxes / canvas_size, rng, samplers)
+    x1, y1 = int(crop_norm[0] * exp.width), int(crop_norm[1] * exp.height)
+    x2 = min(max(int(crop_norm[2] * exp.width), x1 + 1), exp.width)
+    y2 = min(max(int(crop_norm[3] * exp.height), y1 + 1), exp.height)
+    crop = np.array([x1, y1, x2, y2], dtype=np.float32)
+    return CaffeCrop(exp, k, crop, centers_inside(canvas_boxes, crop))
 
 
 # ---------------------------------------------------------------------- amdegroot / lufficc crop
 # ssd.pytorch ``RandomSampleCrop.sample_options``: the whole image, min IoU .1 .3 .7 .9, and free.
 LUFFICC_CROP_OPTIONS: tuple[tuple[float, float] | None, ...] = (
-    None, (0.1, np.inf), (0.3, np.inf), (0.7, np.inf), (0.9, np.inf), (-np.inf, np.inf),
+    None,
+    (0.1, np.inf),
+    (0.3, np.inf),
+    (0.7, np.inf),
+    (0.9, np.inf),
+    (-np.inf, np.inf),
 )
 
 

@@ -18,10 +18,8 @@ from ...utils.registry import Registry
 from .geometry import (
     CAFFE_SAMPLERS,
     BatchSampler,
-    centers_inside,
     crop_boxes,
-    draw_expansion,
-    sample_caffe_crop,
+    plan_caffe_crop,
     sample_lufficc_crop,
     sample_torchvision_iou_crop,
 )
@@ -30,7 +28,13 @@ from .photometric import apply_caffe_distortion, apply_lufficc_distortion, draw_
 TRAIN_PIPELINES = Registry("augmentation")  # INPUT.AUGMENTATION chooses one
 
 # Caffe ssd_pascal.py ``resize_param.interp_mode`` when the interpolation is random.
-RANDOM_INTERPOLATIONS = (cv2.INTER_LINEAR, cv2.INTER_AREA, cv2.INTER_NEAREST, cv2.INTER_CUBIC, cv2.INTER_LANCZOS4)
+RANDOM_INTERPOLATIONS = (
+    cv2.INTER_LINEAR,
+    cv2.INTER_AREA,
+    cv2.INTER_NEAREST,
+    cv2.INTER_CUBIC,
+    cv2.INTER_LANCZOS4,
+)
 
 
 def _outputs(image: np.ndarray, boxes: np.ndarray, labels: np.ndarray):
@@ -87,7 +91,8 @@ class CaffeTrainTransform:
         flip_prob: float = 0.5,
     ) -> None:
         self.size = size
-        self.fill = np.clip(np.rint(np.asarray(pixel_mean, dtype=np.float64)), 0, 255).astype(np.uint8)
+        fill = np.clip(np.rint(np.asarray(pixel_mean, dtype=np.float64)), 0, 255).astype(np.uint8)
+        self.canvas = np.ascontiguousarray(np.broadcast_to(fill, (size, size, 3)))  # copied per image
         self.random_interpolation = random_interpolation
         self.max_expand_ratio = max_expand_ratio
         self.samplers = samplers
@@ -97,41 +102,39 @@ class CaffeTrainTransform:
         s = self.size
         h, w = image.shape[:2]
         distortion = draw_caffe_distortion(rng)
-        exp = draw_expansion(rng, width=w, height=h, max_ratio=self.max_expand_ratio)
-        offset = np.array([exp.left, exp.top, exp.left, exp.top], dtype=np.float32)
-        canvas_boxes = boxes + offset
-        canvas_size = np.array([exp.width, exp.height] * 2, dtype=np.float64)
-        _, crop_norm = sample_caffe_crop(canvas_boxes / canvas_size, rng, self.samplers)
-        # Integer crop on the canvas, as Caffe's CropImage does.
-        x1, y1 = int(crop_norm[0] * exp.width), int(crop_norm[1] * exp.height)
-        x2 = min(max(int(crop_norm[2] * exp.width), x1 + 1), exp.width)
-        y2 = min(max(int(crop_norm[3] * exp.height), y1 + 1), exp.height)
-        crop = np.array([x1, y1, x2, y2], dtype=np.float32)
+        plan = plan_caffe_crop(
+            boxes, width=w, height=h, rng=rng, samplers=self.samplers, max_expand_ratio=self.max_expand_ratio
+        )
+        exp, keep = plan.expansion, plan.keep
+        x1, y1, x2, y2 = (int(v) for v in plan.crop)
         sx, sy = s / (x2 - x1), s / (y2 - y1)
-        keep = centers_inside(canvas_boxes, crop)
-        out_boxes = crop_boxes(canvas_boxes[keep], crop) * np.array([sx, sy, sx, sy], dtype=np.float32)
+        canvas_boxes = boxes[keep] + np.array([exp.left, exp.top, exp.left, exp.top], dtype=np.float32)
+        out_boxes = crop_boxes(canvas_boxes, plan.crop) * np.array([sx, sy, sx, sy], dtype=np.float32)
         out_labels = labels[keep]
         flip = rng.random() < self.flip_prob
-        interp = (RANDOM_INTERPOLATIONS[int(rng.integers(len(RANDOM_INTERPOLATIONS)))]
-                  if self.random_interpolation else cv2.INTER_LINEAR)
+        interp = (
+            RANDOM_INTERPOLATIONS[int(rng.integers(len(RANDOM_INTERPOLATIONS)))]
+            if self.random_interpolation
+            else cv2.INTER_LINEAR
+        )
 
-        out = np.empty((s, s, 3), dtype=np.uint8)
         # The image occupies [left, left + w) x [top, top + h) of the canvas; paste its crop part.
         ix1, iy1 = max(x1, exp.left), max(y1, exp.top)
         ix2, iy2 = min(x2, exp.left + w), min(y2, exp.top + h)
         dx1, dx2 = round((ix1 - x1) * sx), round((ix2 - x1) * sx)
         dy1, dy2 = round((iy1 - y1) * sy), round((iy2 - y1) * sy)
         if dx2 > dx1 and dy2 > dy1:
-            if dx1 > 0 or dy1 > 0 or dx2 < s or dy2 < s:
-                out[:] = self.fill
-            src = image[iy1 - exp.top:iy2 - exp.top, ix1 - exp.left:ix2 - exp.left]
-            patch = apply_caffe_distortion(cv2.resize(src, (dx2 - dx1, dy2 - dy1), interpolation=interp),
-                                           distortion)
+            full = dx1 == 0 and dy1 == 0 and dx2 == s and dy2 == s
+            out = np.empty((s, s, 3), dtype=np.uint8) if full else self.canvas.copy()
+            src = image[iy1 - exp.top : iy2 - exp.top, ix1 - exp.left : ix2 - exp.left]
+            patch = apply_caffe_distortion(
+                cv2.resize(src, (dx2 - dx1, dy2 - dy1), interpolation=interp), distortion
+            )
             if flip:
                 patch, dx1, dx2 = patch[:, ::-1], s - dx2, s - dx1
             out[dy1:dy2, dx1:dx2] = patch
         else:
-            out[:] = self.fill
+            out = self.canvas.copy()
         if flip:
             out_boxes = _flip_boxes(out_boxes, s)
         return _outputs(out, out_boxes, out_labels)
@@ -159,14 +162,14 @@ class LufficcTrainTransform:
             left, top = int(rng.uniform(0, w * ratio - w)), int(rng.uniform(0, h * ratio - h))
             canvas = np.empty((int(h * ratio), int(w * ratio), 3), dtype=np.float32)
             canvas[:] = self.mean
-            canvas[top:top + h, left:left + w] = img
+            canvas[top : top + h, left : left + w] = img
             img = canvas
             boxes += np.array([left, top, left, top], dtype=np.float32)
         h, w = img.shape[:2]
         sampled = sample_lufficc_crop(boxes, width=w, height=h, rng=rng)
         if sampled is not None:
             rect, mask = sampled
-            img = img[int(rect[1]):int(rect[3]), int(rect[0]):int(rect[2])]
+            img = img[int(rect[1]) : int(rect[3]), int(rect[0]) : int(rect[2])]
             boxes, labels = crop_boxes(boxes[mask], rect), labels[mask]
             h, w = img.shape[:2]
         if rng.random() < 0.5:
@@ -190,11 +193,14 @@ class SSDLiteTrainTransform:
         sampled = sample_torchvision_iou_crop(boxes, width=w, height=h, rng=rng)
         if sampled is not None:
             rect, mask = sampled
-            image = image[int(rect[1]):int(rect[3]), int(rect[0]):int(rect[2])]
+            image = image[int(rect[1]) : int(rect[3]), int(rect[0]) : int(rect[2])]
             boxes, labels = crop_boxes(boxes[mask], rect), labels[mask]
             h, w = image.shape[:2]
-        interp = (RANDOM_INTERPOLATIONS[int(rng.integers(len(RANDOM_INTERPOLATIONS)))]
-                  if self.random_interpolation else cv2.INTER_LINEAR)
+        interp = (
+            RANDOM_INTERPOLATIONS[int(rng.integers(len(RANDOM_INTERPOLATIONS)))]
+            if self.random_interpolation
+            else cv2.INTER_LINEAR
+        )
         out = cv2.resize(image, (self.size, self.size), interpolation=interp)
         boxes = boxes * np.array([self.size / w, self.size / h] * 2, dtype=np.float32)
         if rng.random() < 0.5:

@@ -25,6 +25,7 @@ _C.MODEL.BACKBONE.WEIGHTS = ""  # torchvision weights name (VGG16_Weights.IMAGEN
 _C.MODEL.BACKBONE.WIDTH_MULT = 1.0  # channel width multiplier (MobileNet family)
 _C.MODEL.BACKBONE.REDUCED_TAIL = False  # MobileNetV3: halve the channels of the last stage (paper §6.3)
 _C.MODEL.BACKBONE.VARIANT = "paper"  # "paper" or a reference implementation's form, e.g. "lufficc"
+_C.MODEL.BACKBONE.OUT_STRIDES = []  # strides of the maps returned ([8, 16, 32] for an FPN); [] = default
 _C.MODEL.BACKBONE.NORM_EPS = 1e-5  # BatchNorm eps of the backbone, neck and predictor (SSDLite: 1e-3)
 _C.MODEL.BACKBONE.NORM_MOMENTUM = 0.1  # BatchNorm momentum (SSDLite: 0.03)
 

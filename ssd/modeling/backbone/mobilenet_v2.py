@@ -1,0 +1,91 @@
+"""MobileNetV2 feature taps for SSDLite (Sandler et al. 2018, §6.2 "Object Detection").
+
+Built from ``torchvision.models.mobilenet_v2().features`` (parameter names ``features.N`` are
+torchvision's, so its ImageNet weights load as they are). Two tap layouts (``MODEL.BACKBONE.VARIANT``):
+
+- ``"paper"`` (the paper and the TF object-detection API's ssdlite_mobilenet_v2): the first head
+  level is the 1x1 expansion of layer 15 (``features[14]``, the first block of the 160-channel
+  stage: 96 x 6 = 576 channels at stride 16, before its strided depthwise conv), the second the
+  final 1280-channel conv (stride 32).
+- ``"lufficc"`` (lufficc/SSD ``mobilenet_v2``): the output of ``features[13]`` (96 channels,
+  stride 16) and the final conv (1280, stride 32).
+
+``out_strides`` may ask for more maps (e.g. ``[8, 16, 32]`` for an FPN): the stride-8 map of the
+paper layout is the expansion of ``features[7]`` (192 channels), of the lufficc layout the output of
+``features[6]`` (32 channels).
+
+Correspondence with lufficc's checkpoint ``mobilenet_v2_ssd320_voc0712``: its
+``backbone.features.N.*`` are this module's ``features.N.*`` one to one (torchvision and lufficc
+build the same blocks in the same order: ``features.0`` stem, ``features.1-17`` inverted residuals
+with ``conv.*``, ``features.18`` the 1x1 conv to 1280); its ``backbone.extras.*`` are the
+``lufficc_mnv2_extras`` neck and its ``box_head.predictor.*`` the ``lufficc_ssdlite`` predictor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+
+from torch import Tensor, nn
+from torchvision.models import mobilenet_v2
+
+from ..registry import BACKBONES
+from ..weights import load_backbone_weights
+from .taps import plan_taps, run_taps
+
+# Where each variant taps (see the module docstring).
+VARIANT_TAP_MODES = {"paper": "expansion", "lufficc": "output"}
+
+
+class MobileNetV2Backbone(nn.Module):
+    """``forward(Tensor[B, 3, H, W]) -> [Tensor[B, out_channels[k], H / strides[k], W / strides[k]]]``
+    (sizes rounded up), by default ``[576 @ H/16, 1280 @ H/32]`` (paper) or ``[96, 1280]`` (lufficc).
+
+    Args:
+        variant: ``"paper"`` or ``"lufficc"`` tap layout.
+        out_strides: output strides of the returned maps, ascending, each in 8, 16, 32.
+        width_mult: torchvision's channel multiplier.
+        norm_eps / norm_momentum: BatchNorm settings (SSDLite: 1e-3 / 0.03).
+    """
+
+    def __init__(
+        self,
+        *,
+        variant: str = "paper",
+        out_strides: Sequence[int] = (16, 32),
+        width_mult: float = 1.0,
+        norm_eps: float = 1e-5,
+        norm_momentum: float = 0.1,
+    ) -> None:
+        super().__init__()
+        if variant not in VARIANT_TAP_MODES:
+            raise ValueError(
+                f"MobileNetV2 variant = {variant!r}; expected one of {sorted(VARIANT_TAP_MODES)}"
+            )
+        norm_layer = partial(nn.BatchNorm2d, eps=norm_eps, momentum=norm_momentum)
+        self.features = mobilenet_v2(weights=None, width_mult=width_mult, norm_layer=norm_layer).features
+        self.taps = plan_taps(self.features, list(out_strides), mode=VARIANT_TAP_MODES[variant])
+        self.out_channels = [t.channels for t in self.taps]
+        self.strides = [t.stride for t in self.taps]
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        return run_taps(self.features, self.taps, x)
+
+    @staticmethod
+    def adapt_pretrained(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
+        """torchvision classification weights: keep ``features.*``, drop the classifier."""
+        return {k: v for k, v in state_dict.items() if not k.startswith("classifier.")}
+
+
+@BACKBONES.register("mobilenet_v2")
+def build_mobilenet_v2(cfg) -> MobileNetV2Backbone:
+    b = cfg.MODEL.BACKBONE
+    backbone = MobileNetV2Backbone(
+        variant=b.VARIANT,
+        out_strides=list(b.OUT_STRIDES) or [16, 32],
+        width_mult=b.WIDTH_MULT,
+        norm_eps=b.NORM_EPS,
+        norm_momentum=b.NORM_MOMENTUM,
+    )
+    load_backbone_weights(backbone, b.WEIGHTS)
+    return backbone

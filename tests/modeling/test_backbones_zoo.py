@@ -1,19 +1,22 @@
 """The backbone zoo: declared channels and strides, map sizes, parameter counts against torchvision
 and the published figures, tap layouts."""
 
+import json
 import os
 
 import pytest
 import torch
-from torchvision.models import mobilenet_v2
+from torchvision.models import efficientnet_b3, mobilenet_v2
 
 from ssd.config import load_config
 from ssd.modeling import build_model
+from ssd.modeling.backbone.efficientnet import EfficientNetB3Backbone
 from ssd.modeling.backbone.mobilenet_v2 import MobileNetV2Backbone
 from ssd.modeling.registry import BACKBONES
 from ssd.utils.model_stats import count_flops, count_parameters
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LUFFICC = "/work/shared/reference/lufficc_state_dicts"
 
 
 def _cfg(name, *opts):
@@ -27,6 +30,23 @@ def _shapes(module, size):
 
 def _within(value, published, tolerance):
     return abs(value - published) <= tolerance * published
+
+
+def _shape_lists(state_dict, reference, pairs):
+    """Per (our prefix, reference prefix): the ordered tensor shapes of each side."""
+    return [
+        ([tuple(v.shape) for k, v in state_dict.items() if k.startswith(ours)],
+         [tuple(v) for k, v in reference.items() if k.startswith(theirs)])
+        for ours, theirs in pairs
+    ]
+
+
+def _lufficc(name):
+    path = os.path.join(LUFFICC, name)
+    if not os.path.isfile(path):
+        pytest.skip(f"reference state-dict shapes not available: {path}")
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
 
 
 # --- MobileNetV2 ---------------------------------------------------------------------------------
@@ -98,3 +118,26 @@ def test_mnv3_small_full_tail_and_c4_index():
                                                         "MODEL.BACKBONE.REDUCED_TAIL", "False"))
     assert backbone.c4_index == 9
     assert backbone.out_channels == [288, 576]
+
+
+# --- EfficientNet-B3 -----------------------------------------------------------------------------
+
+
+def test_efficientnet_b3_taps_and_torchvision_parameters():
+    backbone = EfficientNetB3Backbone()
+    assert backbone.out_channels == [48, 136, 384] and backbone.strides == [8, 16, 32]
+    assert _shapes(backbone, 300) == [(48, 38, 38), (136, 19, 19), (384, 10, 10)]
+    # torchvision's features without the 1x1 head conv to 1536
+    assert count_parameters(backbone) == count_parameters(efficientnet_b3().features[:-1]) == 10_103_336
+
+
+def test_ssd300_effb3_model_matches_lufficc_shapes_one_to_one():
+    model = build_model(_cfg("ssd300_effb3_voc0712.yaml"))
+    assert model.neck.out_channels == [48, 136, 384, 256, 256, 256]
+    assert model.box_head.priors.shape == (8732, 4)
+    reference = _lufficc("efficient_net_b3_ssd300_voc0712.json")
+    pairs = [("backbone.", "backbone._"), ("neck.", "backbone.extras."), ("box_head.", "box_head.")]
+    for ours, theirs in _shape_lists(model.state_dict(), reference, pairs):
+        assert len(ours) == len(theirs) > 0
+        assert ours == theirs
+    assert count_parameters(model) == 12_656_262

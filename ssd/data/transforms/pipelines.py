@@ -38,6 +38,9 @@ RANDOM_INTERPOLATIONS = (
 
 
 def _outputs(image: np.ndarray, boxes: np.ndarray, labels: np.ndarray):
+    """HWC array -> CHW tensor; boxes clipped to the image (float rounding of the scale) and empty
+    ones dropped with their labels."""
+    boxes = np.clip(boxes, 0, [image.shape[1], image.shape[0]] * 2)
     keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
     return (
         torch.from_numpy(image).permute(2, 0, 1),

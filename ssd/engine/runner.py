@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,7 @@ from ..utils import checkpoint as ckpt
 from ..utils.distributed import barrier, get_rank, get_world_size, init_distributed, is_main_process
 from ..utils.env import collect_env, seed_everything
 from ..utils.logger import setup_logger
-from .hooks import CheckpointHook, EvalHook, LoggingHook
+from .hooks import CheckpointHook, EvalHook, HookBase, LoggingHook
 from .inference import flatten_metrics, gather_detections, run_inference, write_results
 from .scaling import scale_for_world
 from .trainer import Trainer, unwrap
@@ -131,8 +131,17 @@ def evaluate(
     return results
 
 
-def train(run: Run, *, builders: dict[str, Callable] | None = None, resume: bool = True) -> Trainer:
-    """Train as ``run.cfg`` says, resuming from the last checkpoint in OUTPUT_DIR when there is one."""
+def train(
+    run: Run,
+    *,
+    builders: dict[str, Callable] | None = None,
+    resume: bool = True,
+    extra_hooks: Sequence[HookBase] = (),
+) -> Trainer:
+    """Train as ``run.cfg`` says, resuming from the last checkpoint in OUTPUT_DIR when there is one.
+
+    ``extra_hooks`` run after the built-in ones (logging, checkpoint, evaluation).
+    """
     builders = builders or _default_builders()
     cfg, device, rank, world_size = run.cfg, run.device, run.rank, run.world_size
     s = cfg.SOLVER
@@ -185,6 +194,7 @@ def train(run: Run, *, builders: dict[str, Callable] | None = None, resume: bool
         LoggingHook(period=s.LOG_PERIOD, max_iter=s.MAX_ITER, writer=writer),
         CheckpointHook(period=s.CHECKPOINT_PERIOD, max_iter=s.MAX_ITER, save=save),
         EvalHook(period=s.EVAL_PERIOD, max_iter=s.MAX_ITER, evaluate=run_eval),
+        *extra_hooks,
     ])
     try:
         trainer.train()

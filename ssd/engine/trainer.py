@@ -107,7 +107,7 @@ class Trainer:
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             loss_dict = self.model(images, targets)
         loss = sum(loss_dict.values())
-        reported = {k: float(v) for k, v in reduce_mean({**loss_dict, "loss": loss}).items()}
+        reported = {k: float(v.detach()) for k, v in reduce_mean({**loss_dict, "loss": loss}).items()}
         reported = {**{k: reported[k] for k in loss_dict}, "loss": reported["loss"]}
         lr = self.optimizer.param_groups[0]["lr"]
         self.optimizer.zero_grad(set_to_none=True)

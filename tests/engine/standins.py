@@ -1,0 +1,95 @@
+"""Stand-ins honouring the model and loader contracts, small enough for exact, fast engine tests.
+
+The stand-in loss is a mean over images, so the mean over equal shards of a batch equals the loss
+of the whole batch: what makes a 2-process run comparable with a single process.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+IMAGE_SIZE = 32
+CLASS_NAMES = ["circle", "square"]
+
+
+class StandInDetector(nn.Module):
+    """``model(images, targets) -> {"loss_box", "loss_cls"}``; eval: one box per image."""
+
+    def __init__(self, num_classes: int, nan_at_call: int = 0):
+        super().__init__()
+        self.image_size = IMAGE_SIZE
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.box = nn.Linear(4, 4)
+        self.cls = nn.Linear(4, num_classes)
+        self.nan_at_call = nan_at_call  # 1-based forward call that returns a NaN box loss
+        self.calls = 0
+
+    def _features(self, images):
+        return self.conv(images.float() / 255.0).relu().mean(dim=(2, 3))
+
+    def forward(self, images, targets=None):
+        f = self._features(images)
+        boxes = self.box(f).sigmoid() * IMAGE_SIZE
+        if not self.training:
+            scores, labels = self.cls(f).softmax(-1)[:, 1:].max(-1)
+            return [{"boxes": b[None].sort(dim=-1).values, "scores": s[None], "labels": l[None] + 1}
+                    for b, s, l in zip(boxes, scores, labels, strict=True)]
+        self.calls += 1
+        target_boxes = torch.stack([t["boxes"][0] for t in targets])
+        target_labels = torch.stack([t["labels"][0] for t in targets])
+        loss_box = ((boxes - target_boxes) ** 2).mean(dim=1).mean() / IMAGE_SIZE
+        if self.calls == self.nan_at_call:
+            loss_box = loss_box * float("nan")
+        loss_cls = nn.functional.cross_entropy(self.cls(f), target_labels)
+        return {"loss_box": loss_box, "loss_cls": loss_cls}
+
+
+def make_batch(iteration: int, index: int, batch: int):
+    """Global batch ``iteration`` as a pure function of the iteration (like the real sampler)."""
+    g = torch.Generator().manual_seed(1000 + iteration)
+    images = torch.randint(0, 256, (batch, 3, IMAGE_SIZE, IMAGE_SIZE), generator=g, dtype=torch.uint8)
+    xy = torch.rand(batch, 2, generator=g) * 16
+    boxes = torch.cat([xy, xy + 8 + torch.rand(batch, 2, generator=g) * 8], dim=1)
+    labels = torch.randint(1, len(CLASS_NAMES) + 1, (batch,), generator=g)
+    targets = [{"boxes": boxes[i : i + 1], "labels": labels[i : i + 1]} for i in range(batch)]
+    infos = [{"index": index + i, "image_id": index + i, "height": IMAGE_SIZE, "width": IMAGE_SIZE}
+             for i in range(batch)]
+    return images, targets, infos
+
+
+def standin_builders(*, nan_at_call: int = 0, stop_after: int | None = None):
+    """Builders for :func:`ssd.engine.train`; ``stop_after`` batches simulates a killed run."""
+
+    def build_model(cfg, *, num_classes):
+        torch.manual_seed(cfg.SEED)
+        return StandInDetector(num_classes, nan_at_call=nan_at_call)
+
+    def build_train_loader(cfg, *, start_iter=0, rank=0, world_size=1):
+        per = cfg.SOLVER.BATCH_SIZE // world_size
+        for n, it in enumerate(range(start_iter, cfg.SOLVER.MAX_ITER)):
+            if stop_after is not None and n >= stop_after:
+                raise KeyboardInterrupt(f"simulated kill before iteration {it + 1}")
+            images, targets, infos = make_batch(it, 0, cfg.SOLVER.BATCH_SIZE)
+            sl = slice(rank * per, (rank + 1) * per)
+            yield images[sl], targets[sl], infos[sl]
+
+    return {"model": build_model, "train_loader": build_train_loader, "test_loader": None,
+            "class_names": lambda cfg: list(CLASS_NAMES)}
+
+
+def standin_cfg(output_dir: str, **solver):
+    from ssd.config import get_cfg
+
+    cfg = get_cfg()
+    cfg.MODEL.DEVICE = "cpu"
+    cfg.MODEL.NUM_CLASSES = 0
+    cfg.OUTPUT_DIR = str(output_dir)
+    cfg.DATASETS.TEST = ()
+    s = cfg.SOLVER
+    s.MAX_ITER, s.BATCH_SIZE, s.LR, s.WARMUP_ITERS, s.WARMUP_FACTOR = 6, 4, 0.1, 2, 0.5
+    s.LR_SCHEDULER, s.LR_STEPS, s.CHECKPOINT_PERIOD, s.LOG_PERIOD, s.KEEP_CHECKPOINTS = "multistep", [4], 3, 1, 2
+    for k, v in solver.items():
+        s[k] = v
+    cfg.freeze()
+    return cfg

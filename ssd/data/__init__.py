@@ -11,7 +11,7 @@ input pixels, "labels": int64 Tensor[N]}``, ``infos[i] = {"index", "image_id", "
 "height", "width"}`` with the original image size.
 """
 
-from .benchmark import measure_pipeline_throughput
+from .benchmark import measure_pipeline_throughput, samples_from_dataset
 from .boxes import coco_xywh_to_xyxy, sanitize_boxes, voc_to_xyxy
 from .build import (
     build_dataset,
@@ -49,6 +49,7 @@ __all__ = [
     "load_class_names",
     "measure_pipeline_throughput",
     "read_image",
+    "samples_from_dataset",
     "resolve_dataset",
     "resolve_num_classes",
     "sanitize_boxes",

@@ -41,17 +41,19 @@ def _declared_classes(cfg: CfgNode, spec: DatasetSpec) -> list[str] | None:
 def build_transform(cfg: CfgNode, *, is_train: bool):
     """INPUT.AUGMENTATION's training pipeline, or the test-time resize."""
     size = cfg.INPUT.IMAGE_SIZE
+    # The expand canvas is filled with the mean in 0-255 pixels, whatever range PIXEL_MEAN is in.
+    mean_255 = [m * 255.0 / cfg.INPUT.PIXEL_RANGE for m in cfg.INPUT.PIXEL_MEAN]
     if not is_train:
         return ResizeTransform(size=size)
     name = cfg.INPUT.AUGMENTATION
     if name == "caffe":
         return TRAIN_PIPELINES.get(name)(
             size=size,
-            pixel_mean=list(cfg.INPUT.PIXEL_MEAN),
+            pixel_mean=mean_255,
             random_interpolation=cfg.INPUT.RANDOM_INTERPOLATION,
         )
     if name == "lufficc":
-        return TRAIN_PIPELINES.get(name)(size=size, pixel_mean=list(cfg.INPUT.PIXEL_MEAN))
+        return TRAIN_PIPELINES.get(name)(size=size, pixel_mean=mean_255)
     return TRAIN_PIPELINES.get(name)(size=size, random_interpolation=cfg.INPUT.RANDOM_INTERPOLATION)
 
 

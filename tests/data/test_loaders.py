@@ -15,6 +15,7 @@ from ssd.data import (
     build_dataset,
     build_test_loader,
     build_train_loader,
+    build_transform,
     class_names_for,
     resolve_dataset,
     resolve_num_classes,
@@ -160,3 +161,11 @@ def test_test_loader_shards_and_resizes(synthetic_cfg):
     coco = build_test_loader(synthetic_cfg, "synthetic_coco_test").dataset
     assert coco.label_to_category_id == {1: 10, 2: 20, 3: 30, 4: 40}
     assert coco.coco.getImgIds() == [1, 2, 3, 4, 5]
+
+
+def test_expand_fill_is_the_mean_in_pixels_whatever_its_range():
+    cfg = get_cfg()
+    cfg.INPUT.PIXEL_MEAN, cfg.INPUT.PIXEL_RANGE = [0.5, 0.25, 1.0], 1.0
+    assert build_transform(cfg, is_train=True).canvas[0, 0].tolist() == [128, 64, 255]
+    cfg.INPUT.PIXEL_MEAN, cfg.INPUT.PIXEL_RANGE = [123.0, 117.0, 104.0], 255.0
+    assert build_transform(cfg, is_train=True).canvas[5, 7].tolist() == [123, 117, 104]

@@ -111,6 +111,15 @@ class DetectionDataset(Dataset):
                 f"{MAX_CORRUPT_REPLACEMENTS + 1} unreadable images in a row; last: {self.records[index].path}"
             )
         record = self.records[index]
+        if image.shape[:2] != (record.height, record.width):
+            logger.warning(
+                "%s is %dx%d but its annotation says %dx%d; boxes may be misplaced",
+                record.path,
+                image.shape[1],
+                image.shape[0],
+                record.width,
+                record.height,
+            )
         mask = self._target_mask(record)
         boxes, labels = record.boxes[mask], record.labels[mask]
         if self.transform is not None:

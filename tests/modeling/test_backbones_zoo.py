@@ -6,12 +6,14 @@ import os
 
 import pytest
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 from torchvision.models import efficientnet_b3, mobilenet_v2
 
 from ssd.config import load_config
 from ssd.modeling import build_model
 from ssd.modeling.backbone.efficientnet import EfficientNetB3Backbone
 from ssd.modeling.backbone.mobilenet_v2 import MobileNetV2Backbone
+from ssd.modeling.backbone.mobilenext import MobileNeXt, MobileNeXtBackbone, SandGlassBlock
 from ssd.modeling.registry import BACKBONES
 from ssd.utils.model_stats import count_flops, count_parameters
 
@@ -141,3 +143,89 @@ def test_ssd300_effb3_model_matches_lufficc_shapes_one_to_one():
         assert len(ours) == len(theirs) > 0
         assert ours == theirs
     assert count_parameters(model) == 12_656_262
+
+
+# --- MobileNeXt ----------------------------------------------------------------------------------
+
+
+def _convs(block):
+    """(conv, has BN, activation type or None) for each Conv2dNormActivation of a sandglass block."""
+    out = []
+    for layer in block.conv:
+        conv, rest = layer[0], list(layer)[1:]
+        activation = type(rest[1]) if len(rest) > 1 else None
+        out.append((conv, isinstance(rest[0], torch.nn.BatchNorm2d), activation))
+    return out
+
+
+def test_sandglass_block_structure():
+    block = SandGlassBlock(in_channels=192, out_channels=192, stride=1, reduction=6)
+    (dw1, bn1, act1), (red, bn2, act2), (exp, bn3, act3), (dw2, bn4, act4) = _convs(block)
+    # depthwise 3x3 on the wide input, ReLU6
+    assert (dw1.in_channels, dw1.out_channels, dw1.groups, dw1.kernel_size) == (192, 192, 192, (3, 3))
+    assert act1 is torch.nn.ReLU6
+    # 1x1 reduce to 192 / 6 = 32, linear
+    assert (red.in_channels, red.out_channels, red.kernel_size, act2) == (192, 32, (1, 1), None)
+    # 1x1 expand back, ReLU6
+    assert (exp.in_channels, exp.out_channels, act3) == (32, 192, torch.nn.ReLU6)
+    # depthwise 3x3 carrying the stride, linear
+    assert (dw2.groups, dw2.stride, act4) == (192, (1, 1), None)
+    assert bn1 and bn2 and bn3 and bn4
+    # the shortcut joins the wide ends: output = input + conv(input)
+    assert block.use_res_connect
+    x = torch.randn(1, 192, 5, 5)
+    block.eval()
+    torch.testing.assert_close(block(x), x + block.conv(x))
+
+
+def test_sandglass_block_without_shortcut_and_minimum_width():
+    # 384 -> 576, stride 2 (first block of the 576 stage): no shortcut; 384 // 6 = 64 < 576 / 6,
+    # so the reduced width becomes 96 (the authors' rule)
+    block = SandGlassBlock(in_channels=384, out_channels=576, stride=2, reduction=6)
+    (_, _, _), (red, _, _), (exp, _, _), (dw2, _, _) = _convs(block)
+    assert red.out_channels == 96 and exp.out_channels == 576
+    assert dw2.stride == (2, 2) and dw2.groups == 576
+    assert not block.use_res_connect
+    assert tuple(block.eval()(torch.zeros(1, 384, 20, 20)).shape) == (1, 576, 10, 10)
+
+
+def test_mobilenext_classifier_against_the_paper():
+    # ~3.5M parameters and ~300M multiply-adds at 224 px, width 1.0 (the paper's Table 3). Our
+    # uniform sandglass blocks count 319M (the authors' code drops the first depthwise conv of
+    # blocks that change width: 309M).
+    model = MobileNeXt()
+    params = count_parameters(model)
+    assert params == 3_567_624 and _within(params, 3.5e6, 0.05)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        logits = model.eval()(torch.zeros(1, 3, 224, 224))
+    assert logits.shape == (1, 1000)
+    madds = counter.get_total_flops() / 2
+    assert madds == 319_301_760 and _within(madds, 300e6, 0.07)
+
+
+@pytest.mark.parametrize(
+    "strides, expected",
+    [
+        ([16, 32], [(576, 20, 20), (1280, 10, 10)]),
+        ([8, 16, 32], [(288, 40, 40), (576, 20, 20), (1280, 10, 10)]),
+    ],
+)
+def test_mobilenext_taps(strides, expected):
+    backbone = MobileNeXtBackbone(out_strides=strides)
+    assert backbone.out_channels == [c for c, _, _ in expected] and backbone.strides == strides
+    # the stride-16 tap is inside features[13] (384 -> 576, stride 2), before its strided depthwise
+    tap = backbone.taps[-2]
+    assert (tap.block, tap.split) == (13, 3)
+    assert backbone.features[13].conv[3][0].stride == (2, 2)
+    assert _shapes(backbone, 320) == expected
+    classifier_features = {k: v.shape for k, v in MobileNeXt().features.state_dict().items()}
+    assert {k: v.shape for k, v in backbone.state_dict().items()} == {
+        f"features.{k}": v for k, v in classifier_features.items()
+    }
+
+
+def test_ssdlite320_mnext_model():
+    model = build_model(_cfg("ssdlite320_mnext_coco.yaml"))
+    assert model.neck.out_channels == [576, 1280, 512, 256, 256, 128]
+    assert model.box_head.priors.shape == (3234, 4)
+    assert count_parameters(model) == 4_546_900

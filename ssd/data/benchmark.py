@@ -70,34 +70,40 @@ def measure_pipeline_throughput(
     variants: Sequence[str] = ("caffe", "lufficc", "ssdlite", "torchvision_v2"),
     image_size: int = 300,
     pixel_mean: Sequence[float] = (123.0, 117.0, 104.0),
-    num_images: int = 200,
+    num_images: int = 100,
+    rounds: int = 3,
     seed: int = 0,
 ) -> dict[str, float]:
     """Images per second of each variant on one thread: decode (OpenCV, BGR->RGB) + pipeline.
 
-    Every variant sees the same ``num_images`` samples (cycled) in the same order. Names are
-    entries of ``TRAIN_PIPELINES`` or ``"torchvision_v2"`` (torchvision's SSD preset, for reference).
+    Every variant sees the same ``num_images`` samples (cycled) in the same order, ``rounds`` times,
+    the variants interleaved round by round; the best round counts (robust to other load on the
+    machine). Names are entries of ``TRAIN_PIPELINES`` or ``"torchvision_v2"`` (torchvision's SSD
+    preset: RandomPhotometricDistort, RandomZoomOut, RandomIoUCrop, flip, Resize; for reference).
     """
     if not samples:
         raise ValueError("measure_pipeline_throughput needs at least one (path, boxes, labels) sample")
     cv_threads, torch_threads = cv2.getNumThreads(), torch.get_num_threads()
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
-    results: dict[str, float] = {}
+    best: dict[str, float] = {name: 0.0 for name in variants}
     try:
         torch.manual_seed(seed)
-        for name in variants:
-            pipeline = _pipeline(name, image_size, pixel_mean)
-            rng = np.random.default_rng(seed)
+        pipelines = {name: _pipeline(name, image_size, pixel_mean) for name in variants}
+        rng = np.random.default_rng(seed)
+        for pipeline in pipelines.values():
             for path, boxes, labels in samples[:5]:  # warm-up: caches, lazy imports
                 pipeline(read_image(path), boxes, labels, rng=rng)
-            start = time.perf_counter()
-            for k in range(num_images):
-                path, boxes, labels = samples[k % len(samples)]
-                pipeline(read_image(path), boxes, labels, rng=rng)
-            results[name] = num_images / (time.perf_counter() - start)
-            logger.info("%s: %.1f img/s", name, results[name])
+        for _ in range(rounds):
+            for name, pipeline in pipelines.items():
+                start = time.perf_counter()
+                for k in range(num_images):
+                    path, boxes, labels = samples[k % len(samples)]
+                    pipeline(read_image(path), boxes, labels, rng=rng)
+                best[name] = max(best[name], num_images / (time.perf_counter() - start))
     finally:
         cv2.setNumThreads(cv_threads)
         torch.set_num_threads(torch_threads)
-    return results
+    for name, value in best.items():
+        logger.info("%s: %.1f img/s", name, value)
+    return best

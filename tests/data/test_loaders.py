@@ -169,3 +169,12 @@ def test_expand_fill_is_the_mean_in_pixels_whatever_its_range():
     assert build_transform(cfg, is_train=True).canvas[0, 0].tolist() == [128, 64, 255]
     cfg.INPUT.PIXEL_MEAN, cfg.INPUT.PIXEL_RANGE = [123.0, 117.0, 104.0], 255.0
     assert build_transform(cfg, is_train=True).canvas[5, 7].tolist() == [123, 117, 104]
+
+
+def test_data_never_imports_the_model_side():
+    import subprocess
+    import sys
+
+    code = "import sys, ssd.data; print(any(m.startswith('ssd.modeling') for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -9,7 +9,7 @@ import torch
 from data_fixtures import voc_object, write_split, write_voc_image
 from yacs.config import CfgNode as CN
 
-from ssd.config import get_cfg
+from ssd.config import get_cfg, load_config
 from ssd.data import (
     ConcatDetectionDataset,
     build_dataset,
@@ -178,3 +178,22 @@ def test_data_never_imports_the_model_side():
     code = "import sys, ssd.data; print(any(m.startswith('ssd.modeling') for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_custom_datasets_declared_in_yaml(tmp_path, synthetic_root):
+    voc = os.path.join(synthetic_root, "synthetic_voc")
+    coco = os.path.join(synthetic_root, "synthetic_coco")
+    path = tmp_path / "custom.yaml"
+    path.write_text(
+        "MODEL:\n  NUM_CLASSES: 0\nDATASETS:\n"
+        '  TRAIN: ("shapes_train",)\n  TEST: ("mine_val",)\n  CATALOG:\n'
+        f"    shapes_train: {{FORMAT: voc, ROOT: {voc}, SPLIT: trainval, CLASSES: {voc}/classes.txt}}\n"
+        f"    mine_val: {{FORMAT: coco, IMAGES: {coco}/test,\n"
+        f"               ANNOTATIONS: {coco}/annotations/instances_test.json}}\n"
+    )
+    cfg = load_config(str(path))
+    names = class_names_for(cfg)
+    assert names == SHAPES and resolve_num_classes(cfg.MODEL.NUM_CLASSES, names) == 5
+    assert class_names_for(cfg, train=False) == SHAPES
+    assert len(build_dataset(cfg, "shapes_train", is_train=True)) == 12
+    assert build_dataset(cfg, "mine_val", is_train=False).category_id_to_label == {10: 1, 20: 2, 30: 3, 40: 4}

@@ -1,3 +1,3 @@
-"""Necks: the SSD / SSDLite extra layers (and later FPN), registered in ``NECKS``."""
+"""Necks: the SSD / SSDLite extra layers and the FPN, registered in ``NECKS``."""
 
-from . import extras  # noqa: F401  (registration)
+from . import extras, fpn  # noqa: F401  (registration)

@@ -175,11 +175,11 @@ class LufficcTrainTransform:
             img = img[int(rect[1]) : int(rect[3]), int(rect[0]) : int(rect[2])]
             boxes, labels = crop_boxes(boxes[mask], rect), labels[mask]
             h, w = img.shape[:2]
-        if rng.random() < 0.5:
-            img, boxes = img[:, ::-1], _flip_boxes(boxes, w)
-        out = cv2.resize(np.ascontiguousarray(img), (self.size, self.size))
-        scale = np.array([self.size / w, self.size / h] * 2, dtype=np.float32)
-        return _outputs(out, boxes * scale, labels)
+        out = cv2.resize(img, (self.size, self.size))
+        boxes = boxes * np.array([self.size / w, self.size / h] * 2, dtype=np.float32)
+        if rng.random() < 0.5:  # mirroring after the resize equals mirroring before it, and is cheaper
+            out, boxes = np.ascontiguousarray(out[:, ::-1]), _flip_boxes(boxes, self.size)
+        return _outputs(out, boxes, labels)
 
 
 @TRAIN_PIPELINES.register("ssdlite")

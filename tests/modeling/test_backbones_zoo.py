@@ -3,6 +3,7 @@ and the published figures, tap layouts."""
 
 import json
 import os
+import re
 
 import pytest
 import torch
@@ -229,3 +230,36 @@ def test_ssdlite320_mnext_model():
     assert model.neck.out_channels == [576, 1280, 512, 256, 256, 128]
     assert model.box_head.priors.shape == (3234, 4)
     assert count_parameters(model) == 4_546_900
+
+
+# --- lufficc's MobileNetV2 SSDLite320 ------------------------------------------------------------
+
+
+def _lufficc_name(key):
+    """lufficc's key -> ours, by the correspondence the module docstrings state."""
+    key = key.replace("backbone.extras.", "neck.blocks.")
+    key = re.sub(r"predictor\.(cls|reg)_headers\.(\d+)\.conv\.", r"predictor.\1_heads.\2.", key)
+    return re.sub(r"predictor\.(cls|reg)_headers\.", r"predictor.\1_heads.", key)
+
+
+def test_ssdlite320_mnv2_lufficc_matches_lufficc_keys_and_shapes():
+    model = build_model(_cfg("ssdlite320_mnv2lufficc_voc0712.yaml"))
+    assert model.neck.out_channels == [96, 1280, 512, 256, 256, 64]
+    assert model.box_head.priors.shape == (3234, 4)
+    reference = _lufficc("mobilenet_v2_ssd320_voc0712.json")
+    ours = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    assert ours == {_lufficc_name(k): tuple(v) for k, v in reference.items()}
+    assert count_parameters(model) == 3_304_708
+
+
+def test_lufficc_predictor_and_extras_structure():
+    model = build_model(_cfg("ssdlite320_mnv2lufficc_voc0712.yaml"))
+    heads = model.box_head.predictor.cls_heads
+    depthwise = heads[0][0]
+    assert depthwise.groups == 96 and depthwise.bias is not None  # lufficc's SeperableConv2d
+    assert isinstance(heads[-1], torch.nn.Conv2d) and heads[-1].kernel_size == (1, 1)
+    # the extras end in a linear 1x1 projection + BN (no ReLU6): negative outputs survive
+    block = model.neck.blocks[0].eval()
+    assert isinstance(block.conv[-1], torch.nn.BatchNorm2d)
+    with torch.no_grad():
+        assert block(torch.randn(1, 1280, 10, 10)).min() < 0

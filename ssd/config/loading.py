@@ -75,12 +75,16 @@ def load_config(
         data = load_yaml_with_bases(config_file)
         try:
             cfg.merge_from_other_cfg(CN(data))
-        except (KeyError, ValueError) as e:
-            raise type(e)(f"config {config_file}: {e}") from e
+        except (KeyError, ValueError, AssertionError) as e:
+            kind = KeyError if isinstance(e, AssertionError) else type(e)
+            raise kind(f"config {config_file}: {e}") from e
     if opts:
         if len(opts) % 2:
             raise ValueError(f"overrides must be KEY VALUE pairs, got an odd count: {list(opts)}")
-        cfg.merge_from_list(list(opts))
+        try:
+            cfg.merge_from_list(list(opts))
+        except AssertionError as e:  # yacs asserts on unknown keys
+            raise KeyError(f"command-line override: {e}") from None
     validate_config(cfg)
     if freeze:
         cfg.freeze()

@@ -1,0 +1,105 @@
+import os
+
+import pytest
+import torch
+from yacs.config import CfgNode
+
+from ssd.config import get_cfg, load_config, resolve_device
+
+
+def _write(tmp_path, name, text):
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return str(path)
+
+
+def test_defaults_are_a_fresh_copy():
+    a = get_cfg()
+    a.SOLVER.LR = 123.0
+    assert get_cfg().SOLVER.LR == 1e-3
+    assert get_cfg().MODEL.DEVICE == "auto"
+
+
+def test_base_chain_and_overrides(tmp_path):
+    _write(tmp_path, "base/root.yaml", "SOLVER:\n  LR: 0.5\n  MAX_ITER: 10\nINPUT:\n  IMAGE_SIZE: 320\n")
+    _write(tmp_path, "base/mid.yaml", "_BASE_: root.yaml\nSOLVER:\n  LR: 0.25\n")
+    leaf = _write(tmp_path, "leaf.yaml", "_BASE_: base/mid.yaml\nSOLVER:\n  MAX_ITER: 20\n")
+    cfg = load_config(leaf, ["SOLVER.BATCH_SIZE", "4"])
+    assert (cfg.SOLVER.LR, cfg.SOLVER.MAX_ITER, cfg.INPUT.IMAGE_SIZE, cfg.SOLVER.BATCH_SIZE) == (0.25, 20, 320, 4)
+    assert cfg.is_frozen()
+    with pytest.raises(AttributeError):
+        cfg.SOLVER.LR = 1.0
+
+
+def test_several_bases_later_wins(tmp_path):
+    _write(tmp_path, "a.yaml", "SOLVER:\n  LR: 0.1\n  GAMMA: 0.5\n")
+    _write(tmp_path, "b.yaml", "SOLVER:\n  LR: 0.2\n")
+    leaf = _write(tmp_path, "c.yaml", "_BASE_: [a.yaml, b.yaml]\n")
+    cfg = load_config(leaf)
+    assert (cfg.SOLVER.LR, cfg.SOLVER.GAMMA) == (0.2, 0.5)
+
+
+def test_base_cycle_and_missing_file(tmp_path):
+    a = _write(tmp_path, "a.yaml", "_BASE_: b.yaml\n")
+    _write(tmp_path, "b.yaml", "_BASE_: a.yaml\n")
+    with pytest.raises(ValueError, match="cycle"):
+        load_config(a)
+    with pytest.raises(FileNotFoundError, match="nope.yaml"):
+        load_config(str(tmp_path / "nope.yaml"))
+
+
+def test_unknown_key_names_the_file(tmp_path):
+    bad = _write(tmp_path, "bad.yaml", "SOLVER:\n  LRR: 0.1\n")
+    with pytest.raises(KeyError, match="bad.yaml"):
+        load_config(bad)
+    with pytest.raises(KeyError):
+        load_config(None, ["SOLVER.NOPE", "1"])
+
+
+@pytest.mark.parametrize(
+    "opts, message",
+    [
+        (["MODEL.PRIORS.MIN_SIZES", "[30, 60]", "MODEL.PRIORS.MAX_SIZES", "[60, 111]"],
+         r"MODEL.PRIORS.ASPECT_RATIOS has 6 .*MODEL.PRIORS.MIN_SIZES has 2 \(\[30, 60\]\)"),
+        (["MODEL.PRIORS.MIN_SIZES", "[1, 2, 3, 4, 5, 6]"], "MIN_SIZES and MAX_SIZES go together"),
+        (["MODEL.NECK.STRIDES", "[2, 2]"], r"MODEL.NECK.STRIDES has 2 \(\[2, 2\]\)"),
+        (["MODEL.NUM_CLASSES", "1"], "MODEL.NUM_CLASSES = 1"),
+        (["SOLVER.AMP", "fp8"], r"SOLVER.AMP = 'fp8'; expected one of \['off', 'fp16', 'bf16'\]"),
+        (["INPUT.PIXEL_MEAN", "[1.0, 2.0]"], r"INPUT.PIXEL_MEAN = \[1.0, 2.0\]"),
+        (["TEST.NMS_THRESHOLD", "1.5"], "TEST.NMS_THRESHOLD = 1.5"),
+        (["SOLVER.LR_STEPS", "[10, 5]"], r"SOLVER.LR_STEPS = \[10, 5\] must be increasing"),
+    ],
+)
+def test_validation_quotes_values(opts, message):
+    with pytest.raises(ValueError, match=message):
+        load_config(None, opts)
+
+
+def test_odd_override_list():
+    with pytest.raises(ValueError, match="KEY VALUE pairs"):
+        load_config(None, ["SOLVER.LR"])
+
+
+def test_device_resolution():
+    assert resolve_device("cpu") == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda")
+
+
+def test_every_default_key_has_a_comment():
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "ssd", "config", "defaults.py")
+    for line in open(path, encoding="utf-8"):
+        if line.startswith("_C.") and " = " in line and "CN(" not in line:
+            assert "#" in line, f"undocumented key: {line.strip()}"
+
+
+def test_catalog_accepts_new_entries(tmp_path):
+    leaf = _write(tmp_path, "c.yaml",
+                  "DATASETS:\n  CATALOG:\n    mine: {FORMAT: voc, ROOT: /data/x, SPLIT: test}\n")
+    cfg = load_config(leaf)
+    assert isinstance(cfg.DATASETS.CATALOG.mine, CfgNode)
+    assert cfg.DATASETS.CATALOG.mine.SPLIT == "test"

@@ -13,8 +13,8 @@ from functools import partial
 from torch import Tensor, nn
 from torchvision.ops import Conv2dNormActivation
 
-from ..registry import NECKS
 from ..init import init_conv_weights
+from ..registry import NECKS
 
 
 class SSDExtraLayers(nn.Module):

@@ -62,3 +62,11 @@ def test_bad_specs_are_clear(tmp_path):
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="cannot load weights from .*bad.pth"):
         fetch_state_dict(str(bad))
+
+
+def test_url_whose_name_carries_a_hash_is_checked(tmp_path):
+    path = tmp_path / "weights-deadbeef.pth"  # torch hub's rule: name-<sha256 prefix>.pth
+    torch.save({"a": torch.zeros(1)}, path)
+    torch.hub.set_dir(str(tmp_path / "hub"))
+    with pytest.raises(RuntimeError, match='invalid hash value \\(expected "deadbeef"'):
+        fetch_state_dict(path.as_uri())

@@ -50,9 +50,7 @@ def _pipeline(name: str, size: int, pixel_mean: Sequence[float]):
         def run(image, boxes, labels, *, rng):
             img = tv_tensors.Image(torch.from_numpy(image).permute(2, 0, 1))
             target = {
-                "boxes": tv_tensors.BoundingBoxes(
-                    torch.from_numpy(boxes), format="XYXY", canvas_size=image.shape[:2]
-                ),
+                "boxes": tv_tensors.BoundingBoxes(torch.from_numpy(boxes), format="XYXY", canvas_size=image.shape[:2]),
                 "labels": torch.from_numpy(labels),
             }
             return compose(img, target)

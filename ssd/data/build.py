@@ -83,9 +83,7 @@ def build_dataset(cfg: CfgNode, name: str, *, is_train: bool):
         dataset = COCODataset(
             images=spec.paths["IMAGES"], annotations=spec.paths["ANNOTATIONS"], class_names=classes, **common
         )
-    logger.info(
-        "dataset %s (%s): %d images, %d classes", name, spec.format, len(dataset), len(dataset.class_names)
-    )
+    logger.info("dataset %s (%s): %d images, %d classes", name, spec.format, len(dataset), len(dataset.class_names))
     return dataset
 
 
@@ -103,16 +101,12 @@ def class_names_for(cfg: CfgNode, *, train: bool = True) -> list[str]:
         classes = _declared_classes(cfg, spec)
         if classes is None:
             classes = (
-                list(VOC_CLASSES)
-                if spec.format == "voc"
-                else coco_class_names(load_coco(spec.paths["ANNOTATIONS"]))
+                list(VOC_CLASSES) if spec.format == "voc" else coco_class_names(load_coco(spec.paths["ANNOTATIONS"]))
             )
         if result is None:
             result, first = classes, name
         elif classes != result:
-            raise ValueError(
-                f"datasets {first!r} and {name!r} have different class lists: {result} vs {classes}"
-            )
+            raise ValueError(f"datasets {first!r} and {name!r} have different class lists: {result} vs {classes}")
     return result
 
 
@@ -156,9 +150,7 @@ def build_train_dataset(cfg: CfgNode):
     return datasets[0] if len(datasets) == 1 else ConcatDetectionDataset(datasets, names=names)
 
 
-def build_train_loader(
-    cfg: CfgNode, *, start_iter: int = 0, rank: int = 0, world_size: int = 1
-) -> DataLoader:
+def build_train_loader(cfg: CfgNode, *, start_iter: int = 0, rank: int = 0, world_size: int = 1) -> DataLoader:
     """Iteration-based loader of ``SOLVER.MAX_ITER - start_iter`` batches ``(images, targets, infos)``.
 
     Per-process batch = SOLVER.BATCH_SIZE // world_size; the batches are a pure function of SEED
@@ -167,8 +159,7 @@ def build_train_loader(
     total = cfg.SOLVER.BATCH_SIZE
     if total % world_size:
         raise ValueError(
-            f"SOLVER.BATCH_SIZE = {total} (total over processes) is not divisible by "
-            f"world_size = {world_size}"
+            f"SOLVER.BATCH_SIZE = {total} (total over processes) is not divisible by world_size = {world_size}"
         )
     dataset = build_train_dataset(cfg)
     sampler = IterationBatchSampler(

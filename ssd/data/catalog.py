@@ -110,9 +110,7 @@ def resolve_dataset(name: str, *, catalog: Mapping, data_root: str) -> DatasetSp
         raise KeyError(f"unknown dataset {name!r}; declare it in DATASETS.CATALOG or use one of {known}")
     fmt = str(entry.get("FORMAT", "")).lower()
     if fmt not in FORMATS:
-        raise ValueError(
-            f"dataset {name!r}: FORMAT = {entry.get('FORMAT')!r}; expected one of {list(FORMATS)}"
-        )
+        raise ValueError(f"dataset {name!r}: FORMAT = {entry.get('FORMAT')!r}; expected one of {list(FORMATS)}")
     required = FORMATS.get(fmt)
     missing = [k for k in required if not entry.get(k)]
     if missing:

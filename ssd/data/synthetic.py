@@ -121,15 +121,12 @@ def _background(rng: np.random.Generator, height: int, width: int, spec: Synthet
         )
         period, angle = rng.uniform(3, 20), rng.uniform(0, np.pi)
         phase = (
-            np.float32(np.cos(angle) * 2 * np.pi / period) * xx
-            + np.float32(np.sin(angle) * 2 * np.pi / period) * yy
+            np.float32(np.cos(angle) * 2 * np.pi / period) * xx + np.float32(np.sin(angle) * 2 * np.pi / period) * yy
         )
         stripes = np.float32(rng.uniform(5, 25)) * np.sin(phase)
         noise = rng.integers(-12, 13, (height, width, 3), dtype=np.int8)  # uniform: 4x cheaper than normal
         img += np.float32(spec.texture) * (blotches + stripes[..., None] + noise)
-    img = cv2.resize(
-        np.clip(img, 0, 255).astype(np.uint8), (full_width, full_height), interpolation=cv2.INTER_LINEAR
-    )
+    img = cv2.resize(np.clip(img, 0, 255).astype(np.uint8), (full_width, full_height), interpolation=cv2.INTER_LINEAR)
     height, width = full_height, full_width
     for _ in range(spec.clutter):  # thin strokes: edges that are not objects
         color = tuple(int(v) for v in rng.integers(0, 256, 3))
@@ -244,17 +241,13 @@ def _voc_xml(
         ET.SubElement(obj, "difficult").text = "0"
         bnd = ET.SubElement(obj, "bndbox")
         # continuous [x1, x2) -> VOC 1-based inclusive: xmin = x1 + 1, xmax = x2
-        for key, value in zip(
-            ("xmin", "ymin", "xmax", "ymax"), (box[0] + 1, box[1] + 1, box[2], box[3]), strict=False
-        ):
+        for key, value in zip(("xmin", "ymin", "xmax", "ymax"), (box[0] + 1, box[1] + 1, box[2], box[3]), strict=False):
             ET.SubElement(bnd, key).text = str(int(value))
     ET.indent(root)
     return ET.ElementTree(root)
 
 
-def write_voc(
-    out_dir: str, *, train: int, test: int, seed: int = 0, spec: SyntheticSpec = SyntheticSpec()
-) -> None:
+def write_voc(out_dir: str, *, train: int, test: int, seed: int = 0, spec: SyntheticSpec = SyntheticSpec()) -> None:
     """Write a VOC-layout dataset: splits ``trainval`` (``train`` images) and ``test``, plus classes.txt."""
     for sub in ("JPEGImages", "Annotations", os.path.join("ImageSets", "Main")):
         os.makedirs(os.path.join(out_dir, sub), exist_ok=True)
@@ -275,14 +268,10 @@ def write_voc(
     logger.info("wrote VOC synthetic dataset to %s (%d trainval, %d test)", out_dir, train, test)
 
 
-def write_coco(
-    out_dir: str, *, train: int, test: int, seed: int = 0, spec: SyntheticSpec = SyntheticSpec()
-) -> None:
+def write_coco(out_dir: str, *, train: int, test: int, seed: int = 0, spec: SyntheticSpec = SyntheticSpec()) -> None:
     """Write a COCO-layout dataset: ``train/``, ``test/`` and ``annotations/instances_{train,test}.json``."""
     os.makedirs(os.path.join(out_dir, "annotations"), exist_ok=True)
-    categories = [
-        {"id": 10 * (i + 1), "name": n, "supercategory": "shape"} for i, n in enumerate(spec.classes)
-    ]
+    categories = [{"id": 10 * (i + 1), "name": n, "supercategory": "shape"} for i, n in enumerate(spec.classes)]
     for split, count in (("train", train), ("test", test)):
         os.makedirs(os.path.join(out_dir, split), exist_ok=True)
         images, annotations = [], []
@@ -290,9 +279,7 @@ def write_coco(
             image, boxes, labels = render_image(_rng(seed, split, k), spec)
             file_name = f"{split}_{k:06d}.jpg"
             _write_jpeg(os.path.join(out_dir, split, file_name), image, spec.jpeg_quality)
-            images.append(
-                {"id": k + 1, "file_name": file_name, "height": image.shape[0], "width": image.shape[1]}
-            )
+            images.append({"id": k + 1, "file_name": file_name, "height": image.shape[0], "width": image.shape[1]})
             for box, label in zip(boxes.tolist(), labels.tolist(), strict=False):
                 x1, y1, x2, y2 = box
                 annotations.append(
@@ -306,9 +293,7 @@ def write_coco(
                         "segmentation": [[x1, y1, x2, y1, x2, y2, x1, y2]],
                     }
                 )
-        with open(
-            os.path.join(out_dir, "annotations", f"instances_{split}.json"), "w", encoding="utf-8"
-        ) as f:
+        with open(os.path.join(out_dir, "annotations", f"instances_{split}.json"), "w", encoding="utf-8") as f:
             json.dump({"images": images, "annotations": annotations, "categories": categories}, f)
     logger.info("wrote COCO synthetic dataset to %s (%d train, %d test)", out_dir, train, test)
 

@@ -74,22 +74,15 @@ class COCODataset(DetectionDataset):
 
         records = []
         for info, path in zip(img_infos, paths, strict=False):
-            anns = [
-                a
-                for a in self.coco.imgToAnns.get(info["id"], [])
-                if a["category_id"] in self.category_id_to_label
-            ]
+            anns = [a for a in self.coco.imgToAnns.get(info["id"], []) if a["category_id"] in self.category_id_to_label]
             boxes = coco_xywh_to_xyxy(np.array([a["bbox"] for a in anns], dtype=np.float32))
             labels = np.array([self.category_id_to_label[a["category_id"]] for a in anns], dtype=np.int64)
             crowd = np.array([bool(a.get("iscrowd", 0)) for a in anns], dtype=bool)
             source = f"{annotations} (image {info['id']} {info['file_name']})"
             names = [
-                f"annotation id {a.get('id')}, {class_names[label - 1]}"
-                for a, label in zip(anns, labels, strict=False)
+                f"annotation id {a.get('id')}, {class_names[label - 1]}" for a, label in zip(anns, labels, strict=False)
             ]
-            keep = sanitize_boxes(
-                boxes, width=info["width"], height=info["height"], source=source, names=names
-            )
+            keep = sanitize_boxes(boxes, width=info["width"], height=info["height"], source=source, names=names)
             records.append(
                 ImageRecord(
                     path,

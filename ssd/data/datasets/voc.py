@@ -52,9 +52,7 @@ def read_split(split_file: str) -> list[str]:
         return [line.split()[0] for line in f if line.strip()]
 
 
-def parse_voc_xml(
-    xml_path: str, *, class_names: Sequence[str]
-) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
+def parse_voc_xml(xml_path: str, *, class_names: Sequence[str]) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
     """Parse one VOC annotation file.
 
     Returns ``(meta, boxes float32 [N, 4] xyxy, labels int64 [N] in 1..K, difficult bool [N])`` with
@@ -71,17 +69,14 @@ def parse_voc_xml(
     meta = {
         "filename": (root.findtext("filename") or "").strip() or None,
         "width": int(float(size.findtext("width"))) if size is not None and size.findtext("width") else None,
-        "height": int(float(size.findtext("height")))
-        if size is not None and size.findtext("height")
-        else None,
+        "height": int(float(size.findtext("height"))) if size is not None and size.findtext("height") else None,
     }
     boxes, labels, difficult = [], [], []
     for i, obj in enumerate(root.iter("object")):
         name = (obj.findtext("name") or "").strip()
         if name not in label_of:
             raise ValueError(
-                f"{xml_path}: object {i} has class {name!r}, which is not in the class list "
-                f"{list(class_names)}"
+                f"{xml_path}: object {i} has class {name!r}, which is not in the class list {list(class_names)}"
             )
         bnd = obj.find("bndbox")
         try:
@@ -132,17 +127,13 @@ class VOCDataset(DetectionDataset):
         check_files_exist(img_paths, what="images", source=split_file, exists=img_exists)
 
         records = []
-        for (image_id, ann_path, meta, boxes, labels, difficult), img_path in zip(
-            parsed, img_paths, strict=False
-        ):
+        for (image_id, ann_path, meta, boxes, labels, difficult), img_path in zip(parsed, img_paths, strict=False):
             width, height = meta["width"], meta["height"]
             if not width or not height:  # some hand-made XML omit <size>: read it from the image
                 height, width = read_image(img_path).shape[:2]
             names = [class_names[int(label) - 1] for label in labels]
             keep = sanitize_boxes(boxes, width=width, height=height, source=ann_path, names=names)
-            records.append(
-                ImageRecord(img_path, image_id, height, width, boxes[keep], labels[keep], difficult[keep])
-            )
+            records.append(ImageRecord(img_path, image_id, height, width, boxes[keep], labels[keep], difficult[keep]))
         super().__init__(
             records=records,
             class_names=list(class_names),

@@ -37,7 +37,11 @@ RANDOM_INTERPOLATIONS = (
 )
 
 
-def _outputs(image: np.ndarray, boxes: np.ndarray, labels: np.ndarray):
+# (image Tensor[3, S, S], boxes float32 Tensor[M, 4] xyxy in input pixels, labels int64 Tensor[M])
+Output = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def _outputs(image: np.ndarray, boxes: np.ndarray, labels: np.ndarray) -> Output:
     """HWC array -> CHW tensor; boxes clipped to the image (float rounding of the scale) and empty
     ones dropped with their labels."""
     boxes = np.clip(boxes, 0, [image.shape[1], image.shape[0]] * 2)
@@ -62,7 +66,9 @@ class ResizeTransform:
     def __init__(self, *, size: int) -> None:
         self.size = size
 
-    def __call__(self, image, boxes, labels, *, rng=None):
+    def __call__(
+        self, image: np.ndarray, boxes: np.ndarray, labels: np.ndarray, *, rng: np.random.Generator | None = None
+    ) -> Output:
         h, w = image.shape[:2]
         out = cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
         scale = np.array([self.size / w, self.size / h] * 2, dtype=np.float32)
@@ -101,7 +107,7 @@ class CaffeTrainTransform:
         self.samplers = samplers
         self.flip_prob = flip_prob
 
-    def __call__(self, image, boxes, labels, *, rng: np.random.Generator):
+    def __call__(self, image: np.ndarray, boxes: np.ndarray, labels: np.ndarray, *, rng: np.random.Generator) -> Output:
         s = self.size
         h, w = image.shape[:2]
         distortion = draw_caffe_distortion(rng)
@@ -130,9 +136,7 @@ class CaffeTrainTransform:
             full = dx1 == 0 and dy1 == 0 and dx2 == s and dy2 == s
             out = np.empty((s, s, 3), dtype=np.uint8) if full else self.canvas.copy()
             src = image[iy1 - exp.top : iy2 - exp.top, ix1 - exp.left : ix2 - exp.left]
-            patch = apply_caffe_distortion(
-                cv2.resize(src, (dx2 - dx1, dy2 - dy1), interpolation=interp), distortion
-            )
+            patch = apply_caffe_distortion(cv2.resize(src, (dx2 - dx1, dy2 - dy1), interpolation=interp), distortion)
             if flip:
                 patch, dx1, dx2 = patch[:, ::-1], s - dx2, s - dx1
             out[dy1:dy2, dx1:dx2] = patch
@@ -156,7 +160,7 @@ class LufficcTrainTransform:
         self.size = size
         self.mean = np.asarray(pixel_mean, dtype=np.float32)
 
-    def __call__(self, image, boxes, labels, *, rng: np.random.Generator):
+    def __call__(self, image: np.ndarray, boxes: np.ndarray, labels: np.ndarray, *, rng: np.random.Generator) -> Output:
         img = apply_lufficc_distortion(image, rng)
         boxes = boxes.copy()
         if rng.random() < 0.5:
@@ -191,7 +195,7 @@ class SSDLiteTrainTransform:
         self.size = size
         self.random_interpolation = random_interpolation
 
-    def __call__(self, image, boxes, labels, *, rng: np.random.Generator):
+    def __call__(self, image: np.ndarray, boxes: np.ndarray, labels: np.ndarray, *, rng: np.random.Generator) -> Output:
         h, w = image.shape[:2]
         sampled = sample_torchvision_iou_crop(boxes, width=w, height=h, rng=rng)
         if sampled is not None:

@@ -40,6 +40,7 @@ def test_a_new_backbone_is_a_builder_and_a_yaml(tmp_path):
     model = build_model(load_config(str(cfg_path)))
     assert model.neck.out_channels == [256, 512, 512, 256, 256, 128]
     assert model.box_head.priors.shape == (3234, 4)  # same map sizes as MobileNetV3 at 320
-    losses = model(torch.zeros(1, 3, 320, 320, dtype=torch.uint8),
-                   [{"boxes": torch.tensor([[10.0, 20.0, 200.0, 220.0]]), "labels": torch.tensor([3])}])
+    target = {"boxes": torch.tensor([[10.0, 20.0, 200.0, 220.0]]), "labels": torch.tensor([3])}
+    # batch of 2: BatchNorm in training needs more than one value per channel on the 1x1 level
+    losses = model(torch.zeros(2, 3, 320, 320, dtype=torch.uint8), [target, target])
     assert torch.isfinite(sum(losses.values()))

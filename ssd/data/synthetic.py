@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 SHAPE_CLASSES = ("circle", "square", "triangle", "star")
 _SPLITS = {"train": 0, "test": 1, "demo": 2}
+# Uniform -5..5 pixel noise, drawn once from a fixed seed (drawing it per image costs more than the image).
+_NOISE_TILE = np.random.default_rng(12345).integers(-5, 6, (1024, 1024, 3), dtype=np.int16)
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,9 @@ def render_image(rng: np.random.Generator, spec: SyntheticSpec = SyntheticSpec()
     height, width = (int(v) for v in rng.integers(spec.min_side, spec.max_side + 1, 2))
     image = _background(rng, height, width, spec)
     short = min(height, width)
-    masks, labels = [], []
+    # owner[y, x] = index of the topmost shape at the pixel, -1 for background.
+    owner = np.full((height, width), -1, dtype=np.int16)
+    areas, visible, labels, colors = [], [], [], []
     count = int(rng.integers(spec.min_objects, spec.max_objects + 1))
     for _ in range(count):
         for _attempt in range(30):
@@ -173,45 +177,46 @@ def render_image(rng: np.random.Generator, spec: SyntheticSpec = SyntheticSpec()
                 cx = rng.uniform(radius, max(width - radius, radius + 1))
                 cy = rng.uniform(radius, max(height - radius, radius + 1))
             mask = _draw_mask(spec.classes[label], height, width, cx, cy, radius, rng.uniform(0, 2 * np.pi))
-            if mask.sum() < 64:
+            area = int(np.count_nonzero(mask))
+            if area < 64:
                 continue
-            covered = [
-                ((m & (mask | later)).sum() / m.sum())
-                for m, later in zip(masks, _later_unions(masks, mask), strict=False)
-            ]
-            if all(c <= spec.max_occlusion for c in covered):
-                masks.append(mask)
-                labels.append(label + 1)
-                break
-    for mask in masks:  # paint in order: later shapes occlude earlier ones
-        local = image[mask].mean(axis=0)
-        for _ in range(10):  # keep shapes distinguishable from what is under them
-            color = rng.integers(0, 256, 3).astype(np.float64)
-            if np.abs(color - local).sum() >= 150:
-                break
-        else:
-            color = np.zeros(3) if local.mean() > 127 else np.full(3, 255.0)
-        shade = rng.uniform(0.75, 1.0)
-        image[mask] = np.clip(color * shade + rng.normal(0, 4, (int(mask.sum()), 3)), 0, 255).astype(np.uint8)
+            # pixels of each earlier shape that the new one would hide
+            hidden = np.bincount(owner[mask] + 1, minlength=len(areas) + 1)[1:]
+            left = np.asarray(visible, dtype=np.int64) - hidden
+            if len(areas) and (1 - left / np.asarray(areas)).max() > spec.max_occlusion:
+                continue
+            owner[mask] = len(areas)
+            areas.append(area)
+            visible = list(left) + [area]
+            labels.append(label + 1)
+            colors.append(_contrasting_color(rng, image, mask))
+            break
     boxes = []
-    for i, mask in enumerate(masks):
-        visible = mask.copy()
-        for later in masks[i + 1 :]:
-            visible &= ~later
-        rows, cols = np.flatnonzero(visible.any(axis=1)), np.flatnonzero(visible.any(axis=0))
-        boxes.append([cols[0], rows[0], cols[-1] + 1, rows[-1] + 1])  # continuous pixel edges
+    for i in range(len(areas)):
+        x, y, w, h = cv2.boundingRect((owner == i).view(np.uint8))
+        boxes.append([x, y, x + w, y + h])  # continuous pixel edges of the visible pixels
+    if areas:
+        shade = rng.uniform(0.75, 1.0, (len(areas), 1))
+        palette = np.clip(np.asarray(colors) * shade, 0, 255).astype(np.uint8)
+        shapes = owner >= 0
+        image[shapes] = palette[owner[shapes]]
+    if spec.texture > 0:  # sensor-like noise over everything, shapes included: a window of a fixed tile
+        oy, ox = (int(v) for v in rng.integers(0, _NOISE_TILE.shape[0] - max(height, width), 2))
+        noisy = image.astype(np.int16) + _NOISE_TILE[oy : oy + height, ox : ox + width]
+        image = np.clip(noisy, 0, 255).astype(np.uint8)
     if rng.random() < 0.5:
         image = cv2.GaussianBlur(image, (3, 3), 0)
     return (image, np.asarray(boxes, dtype=np.float32).reshape(-1, 4), np.asarray(labels, dtype=np.int64))
 
 
-def _later_unions(masks: list[np.ndarray], new: np.ndarray) -> list[np.ndarray]:
-    """For each existing mask, the union of the masks drawn after it (before ``new``)."""
-    unions, acc = [], np.zeros_like(new)
-    for m in reversed(masks):
-        unions.append(acc.copy())
-        acc |= m
-    return unions[::-1]
+def _contrasting_color(rng: np.random.Generator, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """A random colour far enough from the background under ``mask`` to keep the shape visible."""
+    local = np.asarray(cv2.mean(image, mask=mask.view(np.uint8))[:3])
+    for _ in range(10):
+        color = rng.integers(0, 256, 3).astype(np.float64)
+        if np.abs(color - local).sum() >= 150:
+            return color
+    return np.zeros(3) if local.mean() > 127 else np.full(3, 255.0)
 
 
 def _rng(seed: int, split: str, index: int) -> np.random.Generator:

@@ -20,12 +20,14 @@ class InputNormalizer(nn.Module):
         super().__init__()
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
-        self.scale = pixel_range / 255.0
+        # A divisor, not a factor: x / 255 is what torchvision's ToTensor computes, bit for bit
+        # (x * (1 / 255) differs by an ulp, which converted torchvision models would amplify).
+        self.divisor = 255.0 / pixel_range
 
     def forward(self, images: Tensor) -> Tensor:
         x = images.float()
-        if self.scale != 1.0:
-            x = x * self.scale
+        if self.divisor != 1.0:
+            x = x / self.divisor
         return (x - self.mean) / self.std
 
 

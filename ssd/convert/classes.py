@@ -1,0 +1,53 @@
+"""Class layouts carried over from converted checkpoints: which output is which class, and which
+COCO category id each label stands for in results files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# lufficc/SSD's VOC order (ssd/data/datasets/voc.py there), background excluded: label l is entry l-1.
+VOC_CLASS_NAMES = (
+    "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
+    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train",
+    "tvmonitor",
+)
+
+
+@dataclass(frozen=True)
+class ClassLayout:
+    """``class_names``: one name per foreground output (label ``l`` is ``class_names[l - 1]``);
+    ``label_to_category_id``: label -> COCO category id, or ``None`` for non-COCO layouts."""
+
+    class_names: list[str]
+    label_to_category_id: dict[int, int] | None = None
+
+    @property
+    def num_classes(self) -> int:
+        """Outputs of the classification head, background included."""
+        return len(self.class_names) + 1
+
+    def __post_init__(self) -> None:
+        if self.label_to_category_id is not None:
+            expected = set(range(1, len(self.class_names) + 1))
+            if set(self.label_to_category_id) != expected:
+                raise ValueError(
+                    f"label_to_category_id has labels {sorted(self.label_to_category_id)}, "
+                    f"expected 1..{len(self.class_names)}"
+                )
+
+
+def voc_layout() -> ClassLayout:
+    return ClassLayout(class_names=list(VOC_CLASS_NAMES))
+
+
+def coco80_layout() -> ClassLayout:
+    """The 80 COCO categories as contiguous labels 1..80 in increasing category id (lufficc/SSD's
+    ``coco_id_to_contiguous_id``, Detectron's order), mapped back to their category ids."""
+    from .from_torchvision import torchvision_coco_layout
+
+    coco91 = torchvision_coco_layout()
+    used = [(cat, name) for cat, name in enumerate(coco91.class_names, start=1) if name != "N/A"]
+    return ClassLayout(
+        class_names=[name for _, name in used],
+        label_to_category_id={label: cat for label, (cat, _) in enumerate(used, start=1)},
+    )

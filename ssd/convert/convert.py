@@ -1,0 +1,128 @@
+"""Converting a foreign checkpoint: pick the rename rule of its source, read its class count off
+its classification head, choose its class layout, and package the result as this framework's
+checkpoint (the format of :mod:`ssd.utils.checkpoint`)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from torch import Tensor
+from yacs.config import CfgNode
+
+from ..modeling import SSDDetector, build_model
+from ..modeling.anchors import boxes_per_location
+from ..modeling.weights import fetch_state_dict
+from .classes import ClassLayout
+from .from_lufficc import lufficc_layout, vgg_key
+from .from_torchvision import torchvision_coco_layout, torchvision_rename
+from .mapping import Rename, remap_state_dict, strip_prefix
+
+logger = logging.getLogger(__name__)
+
+SOURCES = ("torchvision", "lufficc")
+_FIRST_CLS_BIAS = re.compile(r"^box_head\.predictor\.cls_heads\.0\.(?:.+\.)?bias$")
+
+
+def _check_source(source: str) -> None:
+    if source not in SOURCES:
+        raise ValueError(f"source = {source!r}; expected one of {SOURCES}")
+
+
+def source_rename(source: str, keys: Sequence[str]) -> Rename:
+    """The rename rule for a checkpoint of ``source`` with these keys."""
+    _check_source(source)
+    return torchvision_rename(keys) if source == "torchvision" else vgg_key
+
+
+def head_num_classes(state_dict: Mapping[str, Tensor], *, rename: Rename, boxes_at_level0: int) -> int:
+    """Classes (background included) predicted by a source checkpoint: the last bias of its first
+    classification head (state dicts list a head's layers in order) over the boxes per cell."""
+    biases = [v for k, v in state_dict.items() if (t := rename(k)) is not None and _FIRST_CLS_BIAS.match(t)]
+    if not biases:
+        raise ValueError("the checkpoint has no classification head the rename rule recognises")
+    channels = biases[-1].numel()
+    if channels % boxes_at_level0:
+        raise ValueError(
+            f"the first classification head has {channels} outputs, not a multiple of the "
+            f"{boxes_at_level0} default boxes per cell the config gives level 0: wrong config?"
+        )
+    return channels // boxes_at_level0
+
+
+def class_layout(source: str, num_classes: int, class_names: Sequence[str] | None = None) -> ClassLayout:
+    """The class layout of a ``source`` head with ``num_classes`` outputs; explicit ``class_names``
+    (a model fine-tuned on another dataset) take precedence over the source's known layouts."""
+    _check_source(source)
+    if source == "lufficc":
+        return lufficc_layout(num_classes, list(class_names) if class_names else None)
+    if class_names:
+        return lufficc_layout(num_classes, list(class_names))  # same length check, no known layout
+    layout = torchvision_coco_layout()
+    if num_classes != layout.num_classes:
+        raise ValueError(
+            f"a torchvision head with {num_classes} classes is not its COCO layout "
+            f"({layout.num_classes}): name the classes with DATASETS.CLASSES"
+        )
+    return layout
+
+
+def converted_checkpoint(
+    *, model_state: Mapping[str, Tensor], config_yaml: str, layout: ClassLayout, source: str, origin: str
+) -> dict[str, Any]:
+    """This framework's checkpoint for converted weights: ``model`` (state dict), ``config`` (the
+    resolved config as YAML), ``class_names`` (background excluded), ``label_to_category_id``
+    (``None`` unless COCO) and ``converted_from`` (source format and file). Plain values only, so
+    ``torch.load(weights_only=True)`` reads it."""
+    return {
+        "model": dict(model_state),
+        "config": config_yaml,
+        "class_names": list(layout.class_names),
+        "label_to_category_id": dict(layout.label_to_category_id) if layout.label_to_category_id else None,
+        "converted_from": {"source": source, "file": origin},
+    }
+
+
+def _class_names(cfg: CfgNode) -> list[str] | None:
+    names = cfg.DATASETS.CLASSES
+    if isinstance(names, str) and names:
+        with open(names, encoding="utf-8") as f:
+            return [line.strip() for line in f if line.strip()]
+    return list(names) or None
+
+
+def convert_weights(
+    *, source: str, weights: str, cfg: CfgNode, allow_partial: bool = False
+) -> tuple[SSDDetector, dict[str, Any]]:
+    """Build the model ``cfg`` describes, fill it from ``weights`` (a file, URL or torchvision
+    weights name; see :func:`ssd.modeling.weights.fetch_state_dict`) and return it with its checkpoint.
+
+    Raises ``ValueError`` listing every unplaced key when the conversion is partial and
+    ``allow_partial`` is false; with it, the unfilled tensors keep their initial values.
+    """
+    cfg = cfg.clone()
+    cfg.defrost()
+    state = strip_prefix(fetch_state_dict(weights))
+    rename = source_rename(source, list(state))
+    boxes = boxes_per_location(cfg.MODEL.PRIORS.ASPECT_RATIOS)[0]
+    layout = class_layout(source, head_num_classes(state, rename=rename, boxes_at_level0=boxes), _class_names(cfg))
+    cfg.MODEL.NUM_CLASSES = layout.num_classes
+    model = build_model(cfg, num_classes=layout.num_classes)
+
+    target = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    conversion = remap_state_dict(state, rename=rename, target_shapes=target)
+    if not conversion.complete:
+        report = f"{weights} -> {source} model of this config:\n{conversion.describe()}"
+        if not allow_partial:
+            raise ValueError(f"{report}\nrefusing to write a partial model (pass --allow-partial to write it anyway)")
+        logger.warning("%s\nwriting a partial model: the keys above keep their initial values", report)
+    model.load_state_dict(conversion.state_dict, strict=conversion.complete)
+    cfg.freeze()
+    checkpoint = converted_checkpoint(
+        model_state=model.state_dict(), config_yaml=cfg.dump(), layout=layout, source=source, origin=weights
+    )
+    logger.info("%s: placed %d tensors from %s; %d classes", source, len(conversion.state_dict), weights,
+                layout.num_classes)
+    return model, checkpoint

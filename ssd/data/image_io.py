@@ -18,7 +18,9 @@ def read_image(path: str) -> np.ndarray:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as e:
         raise CorruptImageError(f"cannot read image {path}: {e}") from e
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    # Stored pixel order, EXIF orientation ignored: VOC / COCO boxes refer to the stored pixels (as
+    # PIL's Image.open in lufficc/SSD and torchvision's references reads them).
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION) if data.size else None
     if image is None:
         raise CorruptImageError(f"cannot decode image (unreadable or corrupt): {path}")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)

@@ -114,7 +114,7 @@ def evaluate(
             )
         evaluator = build_evaluator(cfg, dataset, class_names)
         local = run_inference(
-            model, loader, device=device, input_size=cfg.INPUT.IMAGE_SIZE, evaluator=evaluator,
+            model, loader, device=device, input_size=model.image_size, evaluator=evaluator,
             label_to_category_id=getattr(dataset, "label_to_category_id", None),
             progress=progress and rank == 0, desc=f"inference on {name}",
         )

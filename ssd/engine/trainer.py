@@ -88,7 +88,8 @@ class Trainer:
         for h in self.hooks:
             h.before_train()
         try:
-            for self.iter in range(self.start_iter, self.max_iter):
+            for iteration in range(self.start_iter, self.max_iter):
+                self.iter = iteration
                 for h in self.hooks:
                     h.before_step()
                 self.run_step()

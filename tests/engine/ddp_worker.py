@@ -27,7 +27,7 @@ class Record(HookBase):
 
 
 def main(out_dir: str) -> None:
-    run = setup_run(standin_cfg(out_dir, MAX_ITER=3, BATCH_SIZE=4, CHECKPOINT_PERIOD=0))
+    run = setup_run(standin_cfg(out_dir, test_sets=("standin_test",), MAX_ITER=3, BATCH_SIZE=4, CHECKPOINT_PERIOD=0))
     record = Record()
     train(run, builders=standin_builders(), extra_hooks=[record])
     if run.rank == 0:

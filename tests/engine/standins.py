@@ -31,10 +31,10 @@ class StandInDetector(nn.Module):
     def forward(self, images, targets=None):
         f = self._features(images)
         boxes = self.box(f).sigmoid() * IMAGE_SIZE
-        if not self.training:
-            scores, labels = self.cls(f).softmax(-1)[:, 1:].max(-1)
-            return [{"boxes": b[None].sort(dim=-1).values, "scores": s[None], "labels": l[None] + 1}
-                    for b, s, l in zip(boxes, scores, labels, strict=True)]
+        if not self.training:  # the same box and label everywhere, scored by the model
+            scores = self.cls(f).softmax(-1)[:, 1]
+            return [{"boxes": torch.tensor([[0.0, 0.0, 16.0, 16.0]]), "scores": s[None],
+                     "labels": torch.tensor([1])} for s in scores]
         self.calls += 1
         target_boxes = torch.stack([t["boxes"][0] for t in targets])
         target_labels = torch.stack([t["labels"][0] for t in targets])
@@ -58,6 +58,39 @@ def make_batch(iteration: int, index: int, batch: int):
     return images, targets, infos
 
 
+class StandInTestSet:
+    """``n`` images; even ones hold the box the stand-in predicts (class 1), odd ones another."""
+
+    class_names = CLASS_NAMES
+
+    def __init__(self, n: int = 6):
+        self.images = make_batch(99, 0, n)[0]
+        self.boxes = [[0.0, 0.0, 16.0, 16.0] if i % 2 == 0 else [8.0, 8.0, 30.0, 30.0] for i in range(n)]
+
+    def __len__(self):
+        return len(self.boxes)
+
+    def get_annotation(self, i):
+        import numpy as np
+
+        return {"boxes": np.array([self.boxes[i]], np.float32), "labels": np.array([1 + i % 2]),
+                "difficult": np.zeros(1, bool)}
+
+
+class ShardLoader:
+    """Rank ``r`` gets images ``r, r + world_size, ...`` in batches of 2, like the real test loader."""
+
+    def __init__(self, dataset, rank: int, world_size: int):
+        self.dataset = dataset
+        self.indices = list(range(rank, len(dataset), world_size))
+
+    def __iter__(self):
+        for k in range(0, len(self.indices), 2):
+            idx = self.indices[k : k + 2]
+            infos = [{"index": i, "image_id": i, "height": IMAGE_SIZE, "width": IMAGE_SIZE} for i in idx]
+            yield self.dataset.images[idx], [{} for _ in idx], infos
+
+
 def standin_builders(*, nan_at_call: int = 0, stop_after: int | None = None):
     """Builders for :func:`ssd.engine.train`; ``stop_after`` batches simulates a killed run."""
 
@@ -74,18 +107,22 @@ def standin_builders(*, nan_at_call: int = 0, stop_after: int | None = None):
             sl = slice(rank * per, (rank + 1) * per)
             yield images[sl], targets[sl], infos[sl]
 
-    return {"model": build_model, "train_loader": build_train_loader, "test_loader": None,
+    def build_test_loader(cfg, name, *, rank=0, world_size=1):
+        return ShardLoader(StandInTestSet(), rank, world_size)
+
+    return {"model": build_model, "train_loader": build_train_loader, "test_loader": build_test_loader,
             "class_names": lambda cfg: list(CLASS_NAMES)}
 
 
-def standin_cfg(output_dir: str, **solver):
+def standin_cfg(output_dir: str, *, test_sets: tuple = (), **solver):
     from ssd.config import get_cfg
 
     cfg = get_cfg()
     cfg.MODEL.DEVICE = "cpu"
     cfg.MODEL.NUM_CLASSES = 0
     cfg.OUTPUT_DIR = str(output_dir)
-    cfg.DATASETS.TEST = ()
+    cfg.DATASETS.TEST = test_sets
+    cfg.INPUT.IMAGE_SIZE = IMAGE_SIZE
     s = cfg.SOLVER
     s.MAX_ITER, s.BATCH_SIZE, s.LR, s.WARMUP_ITERS, s.WARMUP_FACTOR = 6, 4, 0.1, 2, 0.5
     s.LR_SCHEDULER, s.LR_STEPS, s.CHECKPOINT_PERIOD, s.LOG_PERIOD, s.KEEP_CHECKPOINTS = "multistep", [4], 3, 1, 2

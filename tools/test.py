@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ckpt", default=None, help="checkpoint path or URL (default: OUTPUT_DIR's last)")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
     args = parser.parse_args(argv)
-    run = setup_run(load_config(args.config_file, args.opts), save_config=False)
+    run = setup_run(load_config(args.config_file, args.opts), training=False)
     try:
         model, class_names, path = load_for_test(run.cfg, args.ckpt, device=run.device)
         results = evaluate(run.cfg, model, device=run.device, class_names=class_names, progress=True)

@@ -41,19 +41,21 @@ class Run:
     world_size: int
 
 
-def setup_run(cfg: CfgNode, *, save_config: bool = True) -> Run:
-    """Join torchrun's process group (if any), set up logging and seeds, apply the world-size
-    scaling keys, and on rank 0 save the resolved config and environment in OUTPUT_DIR."""
+def setup_run(cfg: CfgNode, *, training: bool = True) -> Run:
+    """Join torchrun's process group (if any), set up logging and seeds; for training also apply
+    the world-size scaling keys and, on rank 0, save the resolved config and environment in
+    OUTPUT_DIR."""
     device = init_distributed(resolve_device(cfg.MODEL.DEVICE))
     rank, world_size = get_rank(), get_world_size()
     setup_logger(output_dir=cfg.OUTPUT_DIR, rank=rank)
-    cfg, notes = scale_for_world(cfg, world_size)
-    for note in notes:
-        logger.info(note)
+    if training:
+        cfg, notes = scale_for_world(cfg, world_size)
+        for note in notes:
+            logger.info(note)
     seed_everything(cfg.SEED)
     env = collect_env(world_size=world_size)
     logger.info("rank %d of %d on %s; environment: %s", rank, world_size, device, json.dumps(env))
-    if save_config and rank == 0:
+    if training and rank == 0:
         os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
         with open(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), "w", encoding="utf-8") as f:
             f.write(cfg.dump())
@@ -158,6 +160,9 @@ def train(
     last = ckpt.last_checkpoint(cfg.OUTPUT_DIR) if resume else None
     if last:
         state = ckpt.load_checkpoint(last)
+        if state.get("class_names") and list(state["class_names"]) != class_names:
+            raise ValueError(f"{last} was trained on classes {list(state['class_names'])} but DATASETS.TRAIN "
+                             f"has {class_names}; use a new OUTPUT_DIR")
         trainer.load_state_dict(state)
         logger.info("resumed from %s at iteration %d (lr %.6g)", last, trainer.start_iter,
                     optimizer.param_groups[0]["lr"])

@@ -1,12 +1,14 @@
 """The focal loss of the ``focal`` entry in LOSSES (Lin et al. 2017, §3.2)."""
 
 import math
+import os
 
 import pytest
 import torch
 from torchvision.ops import sigmoid_focal_loss
 
-from ssd.config import get_cfg
+from ssd.config import get_cfg, load_config
+from ssd.modeling import build_model
 from ssd.modeling.loss import FocalLoss
 from ssd.modeling.registry import LOSSES
 
@@ -70,3 +72,14 @@ def test_builder_reads_alpha_and_gamma():
     cfg = get_cfg()
     cfg.MODEL.FOCAL_ALPHA, cfg.MODEL.FOCAL_GAMMA = 0.5, 1.0
     assert LOSSES.get("focal")(cfg) == FocalLoss(alpha=0.5, gamma=1.0)
+
+
+def test_focal_config_wires_loss_bias_prior_and_sigmoid_scores():
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    cfg = load_config(os.path.join(root, "configs", "ssdlite320_mnv3small_coco.yaml"),
+                      ["MODEL.BACKBONE.WEIGHTS", "", "MODEL.BOX_HEAD.LOSS", "focal"])
+    head = build_model(cfg).box_head
+    assert head.loss == FocalLoss(alpha=0.25, gamma=2.0)
+    assert head.postprocess.activation == "sigmoid"
+    for cls_head in head.predictor.cls_heads:
+        torch.testing.assert_close(cls_head[-1].bias, torch.full_like(cls_head[-1].bias, -math.log(99)))

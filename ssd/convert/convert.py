@@ -16,7 +16,7 @@ from ..modeling import SSDDetector, build_model
 from ..modeling.anchors import boxes_per_location
 from ..modeling.weights import fetch_state_dict
 from .classes import ClassLayout
-from .from_lufficc import lufficc_layout, vgg_key
+from .from_lufficc import lufficc_layout, lufficc_rename
 from .from_torchvision import torchvision_coco_layout, torchvision_rename
 from .mapping import Rename, remap_state_dict, strip_prefix
 
@@ -34,7 +34,7 @@ def _check_source(source: str) -> None:
 def source_rename(source: str, keys: Sequence[str]) -> Rename:
     """The rename rule for a checkpoint of ``source`` with these keys."""
     _check_source(source)
-    return torchvision_rename(keys) if source == "torchvision" else vgg_key
+    return torchvision_rename(keys) if source == "torchvision" else lufficc_rename(keys)
 
 
 def head_num_classes(state_dict: Mapping[str, Tensor], *, rename: Rename, boxes_at_level0: int) -> int:

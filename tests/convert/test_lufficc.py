@@ -1,4 +1,4 @@
-"""lufficc/SSD checkpoints: every key of the released VGG models is placed and loads strictly; the
+"""lufficc/SSD checkpoints: every key of the released VGG and MobileNetV2 models is placed and loads strictly; the
 default boxes and class order mean what they mean in lufficc; and the converted SSD300 computes
 what lufficc's network computes (checked against a functional re-statement of its architecture)."""
 
@@ -27,11 +27,17 @@ from ssd.utils.checkpoint import atomic_save, load_checkpoint, model_state
 
 from .conftest import ROOT, synthetic_state_dict
 
-CASES = [  # fixture, config, classes, priors
-    ("lufficc_vgg_ssd300_voc0712", "ssd300_vgg16_voc0712_lufficc", 21, 8732),
-    ("lufficc_vgg_ssd300_coco_trainval35k", "ssd300_vgg16_coco_lufficc", 81, 8732),
-    ("lufficc_vgg_ssd512_voc0712", "ssd512_vgg16_voc0712_lufficc", 21, 24564),
-    ("lufficc_vgg_ssd512_coco_trainval35k", "ssd512_vgg16_coco_lufficc", 81, 24564),
+CASES = [  # fixture, config, classes, priors, (a model key, the source key that must fill it)
+    ("lufficc_vgg_ssd300_voc0712", "ssd300_vgg16_voc0712_lufficc", 21, 8732,
+     ("backbone.fc7.weight", "backbone.vgg.33.weight")),
+    ("lufficc_vgg_ssd300_coco_trainval35k", "ssd300_vgg16_coco_lufficc", 81, 8732,
+     ("neck.blocks.1.2.weight", "backbone.extras.3.weight")),
+    ("lufficc_vgg_ssd512_voc0712", "ssd512_vgg16_voc0712_lufficc", 21, 24564,
+     ("neck.blocks.4.2.weight", "backbone.extras.9.weight")),
+    ("lufficc_vgg_ssd512_coco_trainval35k", "ssd512_vgg16_coco_lufficc", 81, 24564,
+     ("box_head.predictor.cls_heads.6.bias", "box_head.predictor.cls_headers.6.bias")),
+    ("lufficc_mobilenet_v2_ssd320_voc0712", "ssdlite320_mnv2_voc0712_lufficc", 21, 3234,
+     ("box_head.predictor.cls_heads.0.1.running_var", "box_head.predictor.cls_headers.0.conv.1.running_var")),
 ]
 
 
@@ -39,8 +45,9 @@ def _cfg(name: str):
     return load_config(os.path.join(ROOT, "configs", "converted", f"{name}.yaml"))
 
 
-@pytest.mark.parametrize("fixture, config, num_classes, num_priors", CASES)
-def test_released_lufficc_checkpoints_convert_completely_and_load_strictly(fixture, config, num_classes, num_priors):
+@pytest.mark.parametrize("fixture, config, num_classes, num_priors, pair", CASES)
+def test_released_lufficc_checkpoints_convert_completely_and_load_strictly(fixture, config, num_classes, num_priors,
+                                                                          pair):
     state = strip_prefix({f"module.{k}": v for k, v in synthetic_state_dict(fixture).items()})  # saved from DDP
     cfg = _cfg(config)
     rename = source_rename("lufficc", list(state))
@@ -54,8 +61,8 @@ def test_released_lufficc_checkpoints_convert_completely_and_load_strictly(fixtu
     result = remap_state_dict(state, rename=rename, target_shapes=target)
     assert result.unplaced == {} and result.missing == []
     model.load_state_dict(result.state_dict, strict=True, assign=True)
-    assert torch.equal(model.backbone.fc7.weight, state["backbone.vgg.33.weight"])
-    assert torch.equal(model.neck.blocks[1][2].weight, state["backbone.extras.3.weight"])
+    target, source = pair
+    assert torch.equal(model.state_dict()[target], state[source])
 
 
 def _cxcywh(priors: torch.Tensor, size: int) -> torch.Tensor:

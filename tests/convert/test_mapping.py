@@ -17,7 +17,7 @@ from ssd.convert import (
     strip_prefix,
     torchvision_coco_layout,
 )
-from ssd.convert.from_lufficc import vgg_key
+from ssd.convert.from_lufficc import lufficc_rename, mobilenet_v2_key, vgg_key
 from ssd.convert.from_torchvision import c4_position, detect_architecture, ssd300_vgg16_key, ssdlite320_key
 from ssd.modeling import build_model
 from ssd.modeling.anchors import boxes_per_location
@@ -98,6 +98,26 @@ def test_torchvision_ssdlite_rules(key, expected):
 ])
 def test_lufficc_vgg_rules(key, expected):
     assert vgg_key(key) == expected
+
+
+@pytest.mark.parametrize("key, expected", [
+    ("backbone.features.13.conv.2.weight", "backbone.features.13.conv.2.weight"),
+    ("backbone.features.18.1.running_mean", "backbone.features.18.1.running_mean"),
+    ("backbone.extras.3.conv.1.0.weight", "neck.blocks.3.conv.1.0.weight"),
+    ("box_head.predictor.cls_headers.0.conv.0.bias", "box_head.predictor.cls_heads.0.0.bias"),  # depthwise
+    ("box_head.predictor.reg_headers.4.conv.3.weight", "box_head.predictor.reg_heads.4.3.weight"),  # 1x1
+    ("box_head.predictor.cls_headers.5.weight", "box_head.predictor.cls_heads.5.weight"),  # last: plain
+    ("backbone.vgg.0.weight", None),
+])
+def test_lufficc_mobilenet_v2_rules(key, expected):
+    assert mobilenet_v2_key(key) == expected
+
+
+def test_lufficc_rule_follows_the_backbone():
+    assert lufficc_rename(reference_shapes("lufficc_vgg_ssd512_voc0712")) is vgg_key
+    assert lufficc_rename(reference_shapes("lufficc_mobilenet_v2_ssd320_voc0712")) is mobilenet_v2_key
+    with pytest.raises(ValueError, match="not a lufficc VGG or MobileNetV2"):
+        lufficc_rename(reference_shapes("torchvision_ssd300_vgg16"))
 
 
 def test_detects_torchvision_architecture_and_c4():

@@ -8,13 +8,14 @@ import re
 import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
-from torchvision.models import efficientnet_b3, mobilenet_v2
+from torchvision.models import efficientnet_b3, mobilenet_v2, resnet50
 
 from ssd.config import load_config
 from ssd.modeling import build_model
 from ssd.modeling.backbone.efficientnet import EfficientNetB3Backbone
 from ssd.modeling.backbone.mobilenet_v2 import MobileNetV2Backbone
 from ssd.modeling.backbone.mobilenext import MobileNeXt, MobileNeXtBackbone, SandGlassBlock
+from ssd.modeling.backbone.resnet import ResNet50Backbone
 from ssd.modeling.registry import BACKBONES
 from ssd.utils.model_stats import count_flops, count_parameters
 
@@ -263,3 +264,28 @@ def test_lufficc_predictor_and_extras_structure():
     assert isinstance(block.conv[-1], torch.nn.BatchNorm2d)
     with torch.no_grad():
         assert block(torch.randn(1, 1280, 10, 10)).min() < 0
+
+
+# --- ResNet-50 (NVIDIA DeepLearningExamples SSD300) ----------------------------------------------
+
+
+def test_resnet50_conv4_at_stride_8():
+    backbone = ResNet50Backbone()
+    assert backbone.out_channels == [1024] and backbone.strides == [8]
+    assert _shapes(backbone, 300) == [(1024, 38, 38)]
+    # torchvision's resnet50 up to layer3, parameter for parameter (only strides changed)
+    reference = resnet50()
+    expected = {k: v.shape for k, v in reference.state_dict().items() if not k.startswith(("layer4.", "fc."))}
+    assert {k: v.shape for k, v in backbone.state_dict().items()} == expected
+    assert count_parameters(backbone) == 8_543_296
+
+
+def test_ssd300_resnet50_model():
+    model = build_model(_cfg("ssd300_resnet50_coco.yaml"))
+    assert model.neck.out_channels == [1024, 512, 512, 256, 256, 256]
+    assert model.box_head.priors.shape == (8732, 4)
+    # extras: 1x1 + BN + ReLU, 3x3 + BN + ReLU, no conv biases (NVIDIA's additional_blocks)
+    first = model.neck.blocks[0]
+    assert first[0][0].bias is None and isinstance(first[0][1], torch.nn.BatchNorm2d)
+    assert first[1][0].stride == (2, 2) and model.neck.blocks[3][1][0].padding == (0, 0)
+    assert count_parameters(model) == 22_894_902

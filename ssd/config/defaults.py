@@ -30,7 +30,7 @@ _C.MODEL.BACKBONE.NORM_EPS = 1e-5  # BatchNorm eps of the backbone, neck and pre
 _C.MODEL.BACKBONE.NORM_MOMENTUM = 0.1  # BatchNorm momentum (SSDLite: 0.03)
 
 _C.MODEL.NECK = CN()
-_C.MODEL.NECK.NAME = "ssd_extras"  # a name in ssd.modeling.NECKS: ssd_extras, ssdlite_extras, fpn
+_C.MODEL.NECK.NAME = "ssd_extras"  # NECKS: ssd_extras, ssdlite_extras, fpn, ssdlite_fpn, lufficc_mnv2_extras
 _C.MODEL.NECK.OUT_CHANNELS = [512, 256, 256, 256]  # channels of each extra level (SSD300)
 _C.MODEL.NECK.MID_CHANNELS = [256, 128, 128, 128]  # 1x1 bottleneck channels per extra level; [] = half
 _C.MODEL.NECK.STRIDES = [2, 2, 1, 1]  # stride of each extra level's spatial conv

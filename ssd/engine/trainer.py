@@ -147,7 +147,15 @@ class Trainer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         unwrap(self.model).load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
+        # The schedule's shape (warmup, steps, MAX_ITER) comes from the current config, so a run can be
+        # extended; position and base LR come from the checkpoint.
+        scheduler_state = dict(state["scheduler"])
+        scheduler_state["lr_lambdas"] = [None] * len(scheduler_state.get("lr_lambdas", []))
+        self.scheduler.load_state_dict(scheduler_state)
+        for group, base_lr, fn in zip(
+            self.optimizer.param_groups, self.scheduler.base_lrs, self.scheduler.lr_lambdas, strict=True
+        ):
+            group["lr"] = base_lr * fn(self.scheduler.last_epoch)
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         self.start_iter = self.iter = self.completed = int(state["iteration"])

@@ -103,3 +103,15 @@ def test_skip_nonfinite_skips_and_counts(tmp_path):
     assert not torch.equal(capture.weights[1], capture.weights[2])
     assert capture.lrs == pytest.approx([0.05, 0.075, 0.1, 0.1])  # the schedule still advanced
     assert load_checkpoint(last_checkpoint(cfg.OUTPUT_DIR))["skipped_steps"] == 1
+
+
+def test_extending_max_iter_follows_the_new_schedule(tmp_path):
+    import math
+
+    _train(standin_cfg(tmp_path, LR_SCHEDULER="cosine", WARMUP_ITERS=0), builders=standin_builders())
+    capture = Capture()
+    _train(standin_cfg(tmp_path, LR_SCHEDULER="cosine", WARMUP_ITERS=0, MAX_ITER=8), builders=standin_builders(),
+           extra_hooks=[capture])
+    assert capture.start_iter == 6
+    expected = [0.1 * 0.5 * (1 + math.cos(math.pi * it / 8)) for it in (6, 7)]
+    assert capture.lrs == pytest.approx(expected)

@@ -1,6 +1,7 @@
 """The backbone zoo: declared channels and strides, map sizes, parameter counts against torchvision
 and the published figures, tap layouts."""
 
+import functools
 import json
 import os
 import re
@@ -25,6 +26,12 @@ LUFFICC = "/work/shared/reference/lufficc_state_dicts"
 
 def _cfg(name, *opts):
     return load_config(os.path.join(ROOT, "configs", name), ["MODEL.BACKBONE.WEIGHTS", "", *opts])
+
+
+@functools.cache
+def _model(name):
+    """A detector built once per config for the tests that only inspect it."""
+    return build_model(_cfg(name))
 
 
 def _shapes(module, size):
@@ -244,7 +251,7 @@ def _lufficc_name(key):
 
 
 def test_ssdlite320_mnv2_lufficc_matches_lufficc_keys_and_shapes():
-    model = build_model(_cfg("ssdlite320_mnv2lufficc_voc0712.yaml"))
+    model = _model("ssdlite320_mnv2lufficc_voc0712.yaml")
     assert model.neck.out_channels == [96, 1280, 512, 256, 256, 64]
     assert model.box_head.priors.shape == (3234, 4)
     reference = _lufficc("mobilenet_v2_ssd320_voc0712.json")
@@ -254,7 +261,7 @@ def test_ssdlite320_mnv2_lufficc_matches_lufficc_keys_and_shapes():
 
 
 def test_lufficc_predictor_and_extras_structure():
-    model = build_model(_cfg("ssdlite320_mnv2lufficc_voc0712.yaml"))
+    model = _model("ssdlite320_mnv2lufficc_voc0712.yaml")
     heads = model.box_head.predictor.cls_heads
     depthwise = heads[0][0]
     assert depthwise.groups == 96 and depthwise.bias is not None  # lufficc's SeperableConv2d

@@ -28,7 +28,7 @@ def _randomise(model: nn.Module, images: list[torch.Tensor], *, cls_scale: float
     constants, which would hide a swapped tensor) and a sharper classifier, so that scores spread
     from ~0 to ~1 instead of all sitting near 1/91.
 
-    BatchNorm statistics are measured on ``images`` (one training-mode pass with momentum 1) and
+    BatchNorm statistics are measured on two of the images (a training-mode pass with momentum 1) and
     then perturbed: arbitrary statistics would push activations into ReLU6 / hard-swish saturation,
     where many positions give exactly equal scores and NMS order among ties becomes arbitrary.
     """
@@ -42,7 +42,7 @@ def _randomise(model: nn.Module, images: list[torch.Tensor], *, cls_scale: float
         m.momentum = 1.0
     if norms:
         model.train()
-        model.head(list(model.backbone(model.transform(images)[0].tensors).values()))
+        model.head(list(model.backbone(model.transform(images[:2])[0].tensors).values()))
     model.eval()
     for m in norms:
         m.running_mean.add_(torch.empty_like(m.running_mean).uniform_(-0.05, 0.05))

@@ -11,7 +11,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision.models import efficientnet_b3, mobilenet_v2, resnet50
 
-from ssd.config import load_config
+from ssd.config import get_cfg, load_config
 from ssd.modeling import build_model
 from ssd.modeling.backbone.efficientnet import EfficientNetB3Backbone
 from ssd.modeling.backbone.mobilenet_v2 import MobileNetV2Backbone
@@ -58,6 +58,19 @@ def _lufficc(name):
         pytest.skip(f"reference state-dict shapes not available: {path}")
     with open(path, encoding="utf-8") as f:
         return json.load(f)
+
+
+# --- every registered backbone ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(BACKBONES))
+def test_every_backbone_returns_its_declared_channels_and_strides(name):
+    cfg = get_cfg()
+    cfg.MODEL.BACKBONE.NAME = name
+    backbone = BACKBONES.get(name)(cfg)
+    assert len(backbone.out_channels) == len(backbone.strides) > 0
+    expected = [(c, -(-128 // s), -(-128 // s)) for c, s in zip(backbone.out_channels, backbone.strides, strict=True)]
+    assert _shapes(backbone, 128) == expected
 
 
 # --- MobileNetV2 ---------------------------------------------------------------------------------

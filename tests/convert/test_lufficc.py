@@ -1,6 +1,7 @@
-"""lufficc/SSD checkpoints: every key of the released VGG and MobileNetV2 models is placed and loads strictly; the
-default boxes and class order mean what they mean in lufficc; and the converted SSD300 computes
-what lufficc's network computes (checked against a functional re-statement of its architecture)."""
+"""lufficc/SSD checkpoints: every key of the released VGG and MobileNetV2 models is placed and loads
+strictly; the default boxes and class order mean what they mean in lufficc; and the converted SSD300
+and MobileNetV2 SSDLite320 compute what lufficc's networks compute (checked against restatements of
+its architectures: functional for VGG, torchvision's blocks under lufficc's names for MobileNetV2)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import os
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
+from torchvision.models import mobilenet_v2
+from torchvision.models.mobilenetv2 import InvertedResidual
 
 from ssd.config import load_config
 from ssd.convert import (
@@ -188,5 +192,77 @@ def test_converted_ssd300_computes_lufficc_outputs(tmp_path):
         cls, reg = model.box_head.predictor(model.features(images))
     assert cls.shape == (1, 8732, 21) and reg.shape == (1, 8732, 4)
     assert expected_cls.abs().amax() > 1.0  # the comparison below is not between zeros
+    torch.testing.assert_close(cls, expected_cls, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(reg, expected_reg, rtol=1e-4, atol=1e-4)
+
+
+def _lufficc_mnv2_ssdlite(num_classes: int) -> nn.Module:
+    """lufficc's MobileNetV2 SSDLite320 (ssd/modeling/backbone/mobilenet.py and SSDLiteBoxPredictor
+    there) rebuilt from torchvision's blocks, which lufficc's copy matches layer for layer, under
+    lufficc's module names so that its state dict loads strictly."""
+    def separable(channels: int, outputs: int) -> nn.Module:  # lufficc's SeparableConv2d
+        conv = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1, groups=channels), nn.BatchNorm2d(channels),
+                             nn.ReLU6(), nn.Conv2d(channels, outputs, 1))
+        return nn.ModuleDict({"conv": conv})
+
+    channels = [96, 1280, 512, 256, 256, 64]
+    heads = {name: nn.ModuleList([separable(c, 6 * k) for c in channels[:-1]] + [nn.Conv2d(channels[-1], 6 * k, 1)])
+             for name, k in (("cls_headers", num_classes), ("reg_headers", 4))}
+    extras = [InvertedResidual(1280, 512, 2, 0.2), InvertedResidual(512, 256, 2, 0.25),
+              InvertedResidual(256, 256, 2, 0.5), InvertedResidual(256, 64, 2, 0.25)]
+    return nn.ModuleDict({
+        "backbone": nn.ModuleDict({"features": mobilenet_v2().features, "extras": nn.ModuleList(extras)}),
+        "box_head": nn.ModuleDict({"predictor": nn.ModuleDict(heads)}),
+    })
+
+
+def _run_lufficc_mnv2(net: nn.Module, x: torch.Tensor, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """lufficc's forward: maps after features[:14] and after the rest, then each extra level."""
+    features = net["backbone"]["features"]
+    x = features[:14](x)
+    maps = [x]
+    x = features[14:](x)
+    maps.append(x)
+    for block in net["backbone"]["extras"]:
+        x = block(x)
+        maps.append(x)
+    predictor = net["box_head"]["predictor"]
+    outputs = []
+    for name, k in (("cls_headers", num_classes), ("reg_headers", 4)):
+        flat = []
+        for head, m in zip(predictor[name], maps, strict=True):
+            y = head["conv"](m) if isinstance(head, nn.ModuleDict) else head(m)
+            flat.append(y.permute(0, 2, 3, 1).reshape(m.shape[0], -1))
+        outputs.append(torch.cat(flat, 1).view(m.shape[0], -1, k))
+    return outputs[0], outputs[1]
+
+
+def test_converted_mobilenet_v2_computes_lufficc_outputs(tmp_path):
+    g = torch.Generator().manual_seed(5)
+    state = synthetic_state_dict("lufficc_mobilenet_v2_ssd320_voc0712", seed=2)
+    for key, value in state.items():  # healthy statistics and He-scaled convs keep signals alive
+        if key.endswith("running_var"):
+            state[key] = torch.rand(value.shape, generator=g) + 0.5
+        elif key.endswith("running_mean"):
+            state[key] = torch.randn(value.shape, generator=g) * 0.1
+        elif value.dim() == 1 and key.endswith("weight"):
+            state[key] = torch.rand(value.shape, generator=g) + 0.5
+        elif value.dim() == 4:
+            state[key] = value / 0.05 * math.sqrt(2.0 / value[0].numel())
+    reference = _lufficc_mnv2_ssdlite(21)
+    reference.load_state_dict(state, strict=True)
+    reference.eval()
+    source = tmp_path / "mobilenet_v2_ssd320_voc0712_v2.pth"
+    torch.save({"model": state}, source)
+
+    model, _ = convert_weights(source="lufficc", weights=str(source), cfg=_cfg("ssdlite320_mnv2_voc0712_lufficc"))
+    model.eval()
+    images = torch.randint(0, 256, (1, 3, 320, 320), generator=torch.Generator().manual_seed(4), dtype=torch.uint8)
+    mean = torch.tensor([123.0, 117.0, 104.0]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        expected_cls, expected_reg = _run_lufficc_mnv2(reference, images.float() - mean, 21)
+        cls, reg = model.box_head.predictor(model.features(images))
+    assert cls.shape == (1, 3234, 21) and reg.shape == (1, 3234, 4)
+    assert expected_cls.abs().amax() > 1.0
     torch.testing.assert_close(cls, expected_cls, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(reg, expected_reg, rtol=1e-4, atol=1e-4)

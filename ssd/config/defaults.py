@@ -53,7 +53,7 @@ _C.MODEL.PRIORS.CLIP = "wh"  # "none", "wh" (torchvision), "cxcywh" (lufficc), "
 _C.MODEL.PRIORS.OFFSET = 0.5  # centre offset inside a cell, in cells
 
 _C.MODEL.BOX_HEAD = CN()
-_C.MODEL.BOX_HEAD.PREDICTOR = "ssd"  # a name in ssd.modeling.PREDICTORS: ssd (3x3 conv), ssdlite
+_C.MODEL.BOX_HEAD.PREDICTOR = "ssd"  # a name in ssd.modeling.PREDICTORS: ssd (3x3 conv), ssdlite, lufficc_ssdlite
 _C.MODEL.BOX_HEAD.LOSS = "multibox"  # a name in ssd.modeling.LOSSES: multibox, focal
 _C.MODEL.BOX_HEAD.INIT = "xavier"  # new-layer init: "xavier" (paper / Caffe) or "normal" (N(0, 0.03))
 

@@ -75,6 +75,12 @@ def build_model(cfg, *, num_classes: int | None = None) -> SSDDetector:
             "(background included) to build_model when the config leaves it to the dataset"
         )
     backbone = BACKBONES.get(cfg.MODEL.BACKBONE.NAME)(cfg)
+    wanted_strides = list(cfg.MODEL.BACKBONE.OUT_STRIDES)
+    if wanted_strides and wanted_strides != list(backbone.strides):
+        raise ValueError(
+            f"MODEL.BACKBONE.OUT_STRIDES = {wanted_strides} but {cfg.MODEL.BACKBONE.NAME} returns maps at "
+            f"strides {list(backbone.strides)}"
+        )
     neck = NECKS.get(cfg.MODEL.NECK.NAME)(cfg, list(backbone.out_channels))
     aspect_ratios = cfg.MODEL.PRIORS.ASPECT_RATIOS
     if len(neck.out_channels) != len(aspect_ratios):

@@ -21,7 +21,8 @@ from ssd.modeling.registry import BACKBONES
 from ssd.utils.model_stats import count_flops, count_parameters
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-LUFFICC = "/work/shared/reference/lufficc_state_dicts"
+# copies of ../shared/reference/lufficc_state_dicts, so the tests do not depend on the checkout's neighbours
+FIXTURES = os.path.join(ROOT, "tests", "convert", "fixtures")
 
 
 def _cfg(name, *opts):
@@ -53,10 +54,7 @@ def _shape_lists(state_dict, reference, pairs):
 
 
 def _lufficc(name):
-    path = os.path.join(LUFFICC, name)
-    if not os.path.isfile(path):
-        pytest.skip(f"reference state-dict shapes not available: {path}")
-    with open(path, encoding="utf-8") as f:
+    with open(os.path.join(FIXTURES, f"lufficc_{name}"), encoding="utf-8") as f:
         return json.load(f)
 
 

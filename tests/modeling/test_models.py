@@ -105,3 +105,9 @@ def test_every_config_builds_trains_and_predicts(path):
     for det in out:
         assert det["boxes"].shape[1] == 4 and len(det["boxes"]) == len(det["scores"]) == len(det["labels"])
         assert len(det["scores"]) <= cfg.TEST.MAX_PER_IMAGE
+
+
+def test_out_strides_a_backbone_cannot_give_is_an_error():
+    cfg = _cfg("configs/ssdlite320_mnv3_coco.yaml", "MODEL.BACKBONE.OUT_STRIDES", "[8, 16, 32]")
+    with pytest.raises(ValueError, match=r"OUT_STRIDES = \[8, 16, 32\] but mobilenet_v3_large returns .*\[16, 32\]"):
+        build_model(cfg)

@@ -129,6 +129,7 @@ _C.TEST.CONFIDENCE_THRESHOLD = 0.01  # minimum class score kept before NMS
 _C.TEST.NMS_THRESHOLD = 0.45  # IoU above which NMS suppresses a box of the same class
 _C.TEST.TOPK_CANDIDATES = 200  # best boxes per class kept before NMS (bounds postprocess cost)
 _C.TEST.MAX_PER_IMAGE = 100  # detections kept per image after NMS
+_C.TEST.CLIP_BOXES = True  # clip decoded boxes to the input before NMS (torchvision); lufficc: False
 _C.TEST.BATCH_SIZE = 8  # images per inference batch per process
 _C.TEST.VOC_METRIC = "voc07_11point"  # VOC evaluator: "voc07_11point" or "voc_area"
 _C.TEST.EVALUATOR = "auto"  # "auto" (the dataset's own format), "voc" or "coco" (COCO metrics on any dataset)

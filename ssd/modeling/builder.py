@@ -114,6 +114,7 @@ def build_model(cfg, *, num_classes: int | None = None) -> SSDDetector:
             topk_candidates=cfg.TEST.TOPK_CANDIDATES,
             max_detections=cfg.TEST.MAX_PER_IMAGE,
             activation="sigmoid" if cfg.MODEL.BOX_HEAD.LOSS == "focal" else "softmax",
+            clip_boxes=cfg.TEST.CLIP_BOXES,
         ),
     )
     normalizer = InputNormalizer(

@@ -64,12 +64,16 @@ def postprocess_detections(
     topk_candidates: int,
     max_detections: int,
     activation: str = "softmax",
+    clip_boxes: bool = True,
 ) -> list[dict[str, Tensor]]:
     """``cls_logits`` ``Tensor[B, P, C]``, ``box_deltas`` ``Tensor[B, P, 4]``, ``priors``
     ``Tensor[P, 4]`` -> one :func:`select_detections` dict per image, boxes xyxy in pixels of the
-    ``image_size = (H, W)`` network input, clipped to it."""
+    ``image_size = (H, W)`` network input, clipped to it before NMS when ``clip_boxes`` (torchvision
+    does, lufficc does not)."""
     scores = class_scores(cls_logits, activation)
-    boxes = clip_boxes_to_image(box_coder.decode(box_deltas.float(), priors), image_size)
+    boxes = box_coder.decode(box_deltas.float(), priors)
+    if clip_boxes:
+        boxes = clip_boxes_to_image(boxes, image_size)
     return [
         select_detections(
             boxes[i],

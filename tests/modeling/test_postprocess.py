@@ -60,3 +60,14 @@ def test_postprocess_returns_input_pixel_boxes_clipped():
     assert len(out) == 1
     assert sorted(out[0]["boxes"].tolist()) == [[0.0, 0.0, 20.0, 20.0], [10.0, 10.0, 30.0, 30.0]]
     assert out[0]["labels"].tolist() == [1, 1]
+
+
+def test_boxes_are_clipped_only_when_asked():
+    priors = torch.tensor([[-10.0, -10.0, 20.0, 20.0]])
+    kwargs = dict(box_coder=BoxCoder(), image_size=(50, 50), score_threshold=0.5, nms_threshold=0.5,
+                  topk_candidates=10, max_detections=10)
+    logits = torch.tensor([[[0.0, 5.0]]])
+    clipped = postprocess_detections(logits, torch.zeros(1, 1, 4), priors, **kwargs)
+    raw = postprocess_detections(logits, torch.zeros(1, 1, 4), priors, clip_boxes=False, **kwargs)
+    assert clipped[0]["boxes"].tolist() == [[0.0, 0.0, 20.0, 20.0]]
+    assert raw[0]["boxes"].tolist() == [[-10.0, -10.0, 20.0, 20.0]]

@@ -1,7 +1,8 @@
 """VGG16 reduced to a detection backbone, as in the SSD paper (Liu et al. 2016, §3 and Fig. 2).
 
-Built from ``torchvision.models.vgg16().features`` (parameter names ``features.N`` are torchvision's,
-so its ImageNet weights load as they are), with the SSD changes:
+Built from torchvision's VGG16 layer list (``torchvision.models.vgg.make_layers(cfgs["D"])``, the
+``features`` of ``vgg16()`` without its 120M-parameter classifier; parameter names ``features.N`` are
+torchvision's, so its ImageNet weights load as they are), with the SSD changes:
 
 - pool3 uses ``ceil_mode`` so a 300 px input gives a 38x38 conv4_3 map;
 - pool5 becomes 3x3 stride 1 and fc6 / fc7 become a 3x3 conv with dilation 6 and a 1x1 conv
@@ -16,7 +17,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchvision.models import vgg16
+from torchvision.models.vgg import cfgs, make_layers
 
 from ..registry import BACKBONES
 from ..weights import load_backbone_weights
@@ -46,8 +47,12 @@ class VGG16Backbone(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        features = vgg16(weights=None).features[: _RELU5_3 + 1]
+        features = make_layers(cfgs["D"])[: _RELU5_3 + 1]
         features[_POOL3].ceil_mode = True
+        for m in features.modules():  # torchvision VGG's own initialisation
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.zeros_(m.bias)
         self.features = features
         self.l2_norm = L2Norm(512)
         self.pool5 = nn.MaxPool2d(kernel_size=3, stride=1, padding=1)

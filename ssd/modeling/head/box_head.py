@@ -22,6 +22,7 @@ class PostprocessSettings:
     topk_candidates: int = 200
     max_detections: int = 100
     activation: str = "softmax"  # "sigmoid" with the focal loss
+    clip_boxes: bool = True  # clip decoded boxes to the input before NMS
 
 
 def build_targets(
@@ -108,4 +109,5 @@ class SSDBoxHead(nn.Module):
             topk_candidates=p.topk_candidates,
             max_detections=p.max_detections,
             activation=p.activation,
+            clip_boxes=p.clip_boxes,
         )

@@ -126,7 +126,7 @@ def test_ssdlite320_mnv2_against_the_paper():
 
 def test_ssdlite320_mnv3_small_against_the_paper():
     # MobileNetV3 §6.3, Table 6: V3-Small with the reduced tail, 1.77M parameters (and 0.16B MAdds,
-    # where torch's FLOP counter finds 0.19B: see docs/zoo.md).
+    # where torch's FLOP counter finds 0.19B: see README, "The SSDLite-FPN neck").
     model = build_model(_cfg("ssdlite320_mnv3small_coco.yaml"))
     assert model.backbone.out_channels == [288, 288]  # 9th bottleneck's expansion, halved C5
     assert model.backbone.strides == [16, 32]

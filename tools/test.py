@@ -39,8 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     run = setup_run(load_config(args.config_file, args.opts), training=False)
     try:
-        model, class_names, path = load_for_test(run.cfg, args.ckpt, device=run.device)
-        results = evaluate(run.cfg, model, device=run.device, class_names=class_names, progress=True)
+        model, class_names, path, label_to_category_id = load_for_test(run.cfg, args.ckpt, device=run.device)
+        results = evaluate(run.cfg, model, device=run.device, class_names=class_names, progress=True,
+                           label_to_category_id=label_to_category_id)
         if is_main_process():
             print(f"checkpoint: {path}")
             for name, metrics in results.items():

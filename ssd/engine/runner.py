@@ -98,10 +98,15 @@ def evaluate(
     writer: Any = None,
     step: int | None = None,
     progress: bool = False,
+    label_to_category_id: dict[int, int] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Evaluate on every ``DATASETS.TEST`` set, this rank doing its share. Rank 0 writes
     ``OUTPUT_DIR/inference/<dataset>/{metrics,detections}.json`` and TensorBoard scalars and gets
-    ``{dataset: metrics}``; other ranks get ``{}``."""
+    ``{dataset: metrics}``; other ranks get ``{}``.
+
+    ``label_to_category_id`` is the model's own label layout (a converted torchvision COCO model:
+    90 labels, "N/A" slots included, label = category id); COCO test sets are then matched by
+    category id instead of by class list."""
     builders = builders or _default_builders()
     rank, world_size = get_rank(), get_world_size()
     model = unwrap(model)
@@ -109,15 +114,20 @@ def evaluate(
     for name in cfg.DATASETS.TEST:
         loader = builders["test_loader"](cfg, name, rank=rank, world_size=world_size)
         dataset = loader.dataset
-        if list(getattr(dataset, "class_names", class_names)) != list(class_names):
+        own_layout = label_to_category_id is not None and hasattr(dataset, "coco")
+        if own_layout:
+            missing = sorted(set(dataset.label_to_category_id.values()) - set(label_to_category_id.values()))
+            if missing:
+                raise ValueError(f"test set {name!r} has category ids {missing} that the model does not predict")
+        elif list(getattr(dataset, "class_names", class_names)) != list(class_names):
             raise ValueError(
                 f"test set {name!r} has classes {list(dataset.class_names)} but the model was trained on "
                 f"{list(class_names)}"
             )
-        evaluator = build_evaluator(cfg, dataset, class_names)
+        evaluator = build_evaluator(cfg, dataset, class_names, label_to_category_id if own_layout else None)
         local = run_inference(
             model, loader, device=device, input_size=model.image_size, evaluator=evaluator,
-            label_to_category_id=getattr(dataset, "label_to_category_id", None),
+            label_to_category_id=label_to_category_id if own_layout else getattr(dataset, "label_to_category_id", None),
             progress=progress and rank == 0, desc=f"inference on {name}",
         )
         detections = gather_detections(local)
@@ -210,8 +220,10 @@ def train(
 
 
 def load_for_test(cfg: CfgNode, path_or_url: str | None, *, builders: dict[str, Callable] | None = None,
-                  device: torch.device) -> tuple[nn.Module, list[str], str]:
-    """The model and class names from ``path_or_url`` (default: the last checkpoint in OUTPUT_DIR).
+                  device: torch.device) -> tuple[nn.Module, list[str], str, dict[int, int] | None]:
+    """The model, class names, checkpoint path and label -> category id mapping (``None`` unless the
+    checkpoint carries its own, as converted torchvision COCO models do) from ``path_or_url``
+    (default: the last checkpoint in OUTPUT_DIR).
 
     Class names come from the checkpoint when it has them, else from the config / dataset.
     """
@@ -223,4 +235,6 @@ def load_for_test(cfg: CfgNode, path_or_url: str | None, *, builders: dict[str, 
     class_names = list(state.get("class_names") or builders["class_names"](cfg))
     model = builders["model"](cfg, num_classes=len(class_names) + 1)
     model.load_state_dict(ckpt.model_state(state, source=path))
-    return model.to(device).eval(), class_names, path
+    mapping = state.get("label_to_category_id")
+    mapping = {int(k): int(v) for k, v in mapping.items()} if mapping else None
+    return model.to(device).eval(), class_names, path, mapping

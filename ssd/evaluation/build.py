@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from yacs.config import CfgNode
@@ -24,8 +24,11 @@ def evaluator_kind(cfg: CfgNode, dataset: Any) -> str:
     return kind
 
 
-def build_evaluator(cfg: CfgNode, dataset: Any, class_names: Sequence[str]) -> DatasetEvaluator:
-    """The evaluator for ``dataset``; ``class_names`` as the dataset lists them (no background)."""
+def build_evaluator(
+    cfg: CfgNode, dataset: Any, class_names: Sequence[str], label_to_category_id: Mapping[int, int] | None = None
+) -> DatasetEvaluator:
+    """The evaluator for ``dataset``; ``class_names`` as the model's labels name them (no background);
+    ``label_to_category_id``: the model's own label -> COCO category id mapping, when it has one."""
     if evaluator_kind(cfg, dataset) == "coco":
-        return COCOEvaluator(dataset=dataset, class_names=class_names)
+        return COCOEvaluator(dataset=dataset, class_names=class_names, label_to_category_id=label_to_category_id)
     return VOCEvaluator(dataset=dataset, class_names=class_names, metric=cfg.TEST.VOC_METRIC)

@@ -103,14 +103,19 @@ class COCOEvaluator(DatasetEvaluator):
     through :func:`coco_from_annotations`, for any dataset with ``get_annotation``.
 
     ``class_names`` has no background entry: label ``l`` is ``class_names[l - 1]``.
+    ``label_to_category_id`` overrides the dataset's mapping for a model whose labels are laid out
+    differently (torchvision's 91-output COCO heads, where label ``l`` is category id ``l``).
     """
 
-    def __init__(self, *, dataset: Any, class_names: Sequence[str]):
+    def __init__(
+        self, *, dataset: Any, class_names: Sequence[str], label_to_category_id: Mapping[int, int] | None = None
+    ):
         self.dataset = dataset
         self.class_names = list(class_names)
-        self.label_to_category_id: dict[int, int] | None = (
-            dict(dataset.label_to_category_id) if hasattr(dataset, "coco") else None
-        )
+        self.label_to_category_id: dict[int, int] | None = None
+        if hasattr(dataset, "coco"):
+            mapping = label_to_category_id or dataset.label_to_category_id
+            self.label_to_category_id = {int(k): int(v) for k, v in mapping.items()}
         self.reset()
 
     def reset(self) -> None:

@@ -143,3 +143,22 @@ def test_no_detections_give_zero():
     ev.process([{"index": 0, "image_id": 1, "height": 100, "width": 100}],
                [{"boxes": torch.zeros(0, 4), "scores": torch.zeros(0), "labels": torch.zeros(0, dtype=torch.int64)}])
     assert ev.evaluate()["AP50"] == 0.0
+
+
+def test_model_with_its_own_label_layout_is_scored_by_category_id(tmp_path):
+    # a converted torchvision COCO head: label l is category id l, "N/A" slots included
+    gt = _gt_json()
+    gt_path = tmp_path / "gt.json"
+    gt_path.write_text(json.dumps(gt))
+    dataset = _FakeCOCODataset(gt_path)
+    names = [f"N/A{i}" for i in range(1, 11)]
+    names[3 - 1], names[7 - 1] = "circle", "square"
+    perfect = {}
+    for a in gt["annotations"]:
+        x, y, w, h = a["bbox"]
+        perfect.setdefault(a["image_id"], []).append(([x, y, x + w, y + h], 0.9, a["category_id"]))
+    evaluator = COCOEvaluator(dataset=dataset, class_names=names,
+                              label_to_category_id={l: l for l in range(1, 11)})
+    metrics = _run(evaluator, dataset, perfect)
+    assert metrics["AP"] == pytest.approx(1.0)
+    assert set(metrics["per_class_AP"]) == {"circle", "square"}

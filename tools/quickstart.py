@@ -4,7 +4,7 @@
     python tools/quickstart.py [--config-file configs/quickstart_ssdlite320_mnv3.yaml] [KEY VALUE ...]
 
 Steps (each skipped when its output already exists, so a second run only re-evaluates):
-1. datasets/synthetic_coco: the synthetic shapes set, easy difficulty, COCO layout;
+1. datasets/synthetic_quickstart: the synthetic shapes set (easy, calm backgrounds), COCO layout;
 2. tools/train.py on the quickstart config (resumes if interrupted);
 3. the COCO evaluation of the final model on the TEST split (written by training; re-run if absent);
 4. tools/demo.py on the images in demo/ (a few synthetic ones are generated if it is empty),
@@ -25,8 +25,10 @@ sys.path.insert(0, ROOT)
 
 from ssd.data.synthetic import spec_for, write_coco, write_demo_images  # noqa: E402
 
-DATASET_DIR = os.path.join("datasets", "synthetic_coco")
+DATASET_DIR = os.path.join("datasets", "synthetic_quickstart")
 TRAIN_IMAGES, TEST_IMAGES, DEMO_IMAGES = 1000, 200, 6
+# "easy" shapes on calmer backgrounds: a from-scratch SSDLite has a few hundred iterations only
+QUICKSTART_SPEC = {"texture": 0.0, "clutter": 0, "min_size": 0.3, "max_size": 0.6, "max_objects": 2}
 AP50_TARGET = 0.5
 
 
@@ -42,14 +44,14 @@ def ensure_dataset() -> None:
         print(f"[1/4] {DATASET_DIR} exists; not regenerating")
         return
     print(f"[1/4] writing {TRAIN_IMAGES} train + {TEST_IMAGES} test synthetic images to {DATASET_DIR}", flush=True)
-    write_coco(DATASET_DIR, train=TRAIN_IMAGES, test=TEST_IMAGES, seed=0, spec=spec_for("easy"))
+    write_coco(DATASET_DIR, train=TRAIN_IMAGES, test=TEST_IMAGES, seed=0, spec=spec_for("easy", **QUICKSTART_SPEC))
 
 
 def ensure_demo_images() -> None:
     exts = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
     os.makedirs("demo", exist_ok=True)
     if not any(n.lower().endswith(exts) for n in os.listdir("demo")):
-        write_demo_images("demo", count=DEMO_IMAGES, seed=0, spec=spec_for("easy"))
+        write_demo_images("demo", count=DEMO_IMAGES, seed=0, spec=spec_for("easy", **QUICKSTART_SPEC))
 
 
 def main(argv: list[str] | None = None) -> int:

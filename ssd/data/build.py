@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import cv2
 import torch
 from torch.utils.data import DataLoader
 from yacs.config import CfgNode
@@ -126,10 +125,6 @@ def resolve_num_classes(cfg_num_classes: int, class_names: list[str]) -> int:
     return derived
 
 
-def _worker_init(_: int) -> None:
-    cv2.setNumThreads(1)  # one OpenCV thread per worker: the workers are the parallelism
-
-
 def _loader_kwargs(cfg: CfgNode) -> dict:
     workers = cfg.DATALOADER.NUM_WORKERS
     return dict(
@@ -137,7 +132,6 @@ def _loader_kwargs(cfg: CfgNode) -> dict:
         collate_fn=collate_detection,
         pin_memory=cfg.DATALOADER.PIN_MEMORY and torch.cuda.is_available(),
         persistent_workers=cfg.DATALOADER.PERSISTENT_WORKERS and workers > 0,
-        worker_init_fn=_worker_init if workers > 0 else None,
     )
 
 

@@ -5,6 +5,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+# OpenCV's own thread pool does not survive fork(): a loader worker forked after the parent used it
+# can hang inside OpenCV. Loader workers are the parallelism, so OpenCV runs single-threaded
+# (detectron2 and mmcv do the same).
+cv2.setNumThreads(0)
+
 __all__ = ["CorruptImageError", "read_image"]
 
 

@@ -136,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides")
     args = parser.parse_args(argv)
-    cfg = load_config(args.config_file, args.opts)
+    # timing needs no pretrained weights (and a machine without internet cannot fetch them)
+    cfg = load_config(args.config_file, ["MODEL.BACKBONE.WEIGHTS", "", *args.opts])
     num_classes = cfg.MODEL.NUM_CLASSES or 81
     size = cfg.INPUT.IMAGE_SIZE
     torch.manual_seed(0)

@@ -104,6 +104,7 @@ _C.SOLVER.BATCH_SIZE = 32  # total images per iteration over all processes
 _C.SOLVER.LR = 1e-3  # base learning rate at SOLVER.BATCH_SIZE
 _C.SOLVER.SCALE_LR_WITH_WORLD = False  # multiply LR by world size (logged); BATCH_SIZE stays total
 _C.SOLVER.SCALE_ITERS_WITH_WORLD = False  # divide MAX_ITER, LR_STEPS, WARMUP_ITERS, periods by world size (logged)
+_C.SOLVER.OPTIMIZER = "sgd"  # "sgd" (the papers') or "adamw" (fast from-scratch CPU runs)
 _C.SOLVER.MOMENTUM = 0.9  # SGD momentum
 _C.SOLVER.WEIGHT_DECAY = 5e-4  # L2 weight decay
 _C.SOLVER.NO_DECAY_NORM_BIAS = False  # no weight decay on normalisation and bias parameters

@@ -11,6 +11,7 @@ _CHOICES = {
     "MODEL.BOX_HEAD.INIT": ("xavier", "normal"),
     "INPUT.AUGMENTATION": ("caffe", "lufficc", "ssdlite"),
     "SOLVER.LR_SCHEDULER": ("multistep", "cosine"),
+    "SOLVER.OPTIMIZER": ("sgd", "adamw"),
     "SOLVER.AMP": ("off", "fp16", "bf16"),
     "TEST.VOC_METRIC": ("voc07_11point", "voc_area"),
 }

@@ -8,13 +8,15 @@ from torch.optim.lr_scheduler import LambdaLR
 from yacs.config import CfgNode
 
 from .lr_scheduler import WarmupSchedule, make_lr_scheduler
-from .optimizer import make_sgd
+from .optimizer import make_adamw, make_sgd
 
 
-def build_optimizer(cfg: CfgNode, model: nn.Module) -> torch.optim.SGD:
-    """SGD from ``SOLVER.*``; ``cfg.SOLVER.LR`` is used as is (world-size scaling is applied to the
-    config beforehand, see :func:`ssd.engine.scaling.scale_for_world`)."""
+def build_optimizer(cfg: CfgNode, model: nn.Module) -> torch.optim.Optimizer:
+    """SGD or AdamW (``SOLVER.OPTIMIZER``) from ``SOLVER.*``; ``cfg.SOLVER.LR`` is used as is
+    (world-size scaling is applied to the config beforehand, see :func:`ssd.engine.scaling.scale_for_world`)."""
     s = cfg.SOLVER
+    if s.OPTIMIZER == "adamw":
+        return make_adamw(model, lr=s.LR, weight_decay=s.WEIGHT_DECAY, no_decay_norm_bias=s.NO_DECAY_NORM_BIAS)
     return make_sgd(
         model,
         lr=s.LR,

@@ -1,4 +1,4 @@
-"""SGD with momentum and weight decay, optionally without decay on norm and bias parameters."""
+"""SGD with momentum (the papers' solver) or AdamW, optionally without decay on norm and bias parameters."""
 
 from __future__ import annotations
 
@@ -63,3 +63,23 @@ def make_sgd(
     else:
         groups = [{"params": [p for p in model.parameters() if p.requires_grad], "weight_decay": weight_decay}]
     return torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
+
+
+def make_adamw(
+    model: nn.Module, *, lr: float, weight_decay: float, no_decay_norm_bias: bool = False
+) -> torch.optim.AdamW:
+    """AdamW over the trainable parameters of ``model`` (same parameter groups as :func:`make_sgd`).
+
+    Not the papers' solver: it converges much faster from scratch on short CPU schedules (the
+    quickstart), where SGD needs hundreds of epochs.
+    """
+    if lr <= 0 or weight_decay < 0:
+        raise ValueError(f"AdamW needs lr > 0, weight_decay >= 0; got {lr}, {weight_decay}")
+    if no_decay_norm_bias:
+        decay, no_decay = split_decay_params(model)
+        groups = [{"params": decay, "weight_decay": weight_decay}]
+        if no_decay:
+            groups.append({"params": no_decay, "weight_decay": 0.0})
+    else:
+        groups = [{"params": [p for p in model.parameters() if p.requires_grad], "weight_decay": weight_decay}]
+    return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)

@@ -39,3 +39,16 @@ def test_no_decay_group_really_skips_decay():
 def test_make_sgd_rejects_bad_values():
     with pytest.raises(ValueError, match="-0.1"):
         make_sgd(_net(), lr=-0.1, momentum=0.9, weight_decay=0.0)
+
+
+def test_build_optimizer_adamw_from_the_config():
+    from ssd.config import load_config
+    from ssd.solver import build_optimizer
+
+    cfg = load_config(None, ["SOLVER.OPTIMIZER", "adamw", "SOLVER.LR", "0.002", "SOLVER.WEIGHT_DECAY", "0.05",
+                             "SOLVER.NO_DECAY_NORM_BIAS", "True"])
+    opt = build_optimizer(cfg, _net())
+    assert isinstance(opt, torch.optim.AdamW)
+    assert [g["weight_decay"] for g in opt.param_groups] == [0.05, 0.0]
+    assert opt.param_groups[0]["lr"] == 0.002
+    assert isinstance(build_optimizer(load_config(None), _net()), torch.optim.SGD)

@@ -40,6 +40,18 @@ def split_decay_params(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Pa
     return decay, no_decay
 
 
+def param_groups(model: nn.Module, *, weight_decay: float, no_decay_norm_bias: bool) -> list[dict]:
+    """One group of the trainable parameters, or, with ``no_decay_norm_bias``, the decayed ones
+    followed by the norm/bias group with ``weight_decay = 0``."""
+    if not no_decay_norm_bias:
+        return [{"params": [p for p in model.parameters() if p.requires_grad], "weight_decay": weight_decay}]
+    decay, no_decay = split_decay_params(model)
+    groups = [{"params": decay, "weight_decay": weight_decay}]
+    if no_decay:
+        groups.append({"params": no_decay, "weight_decay": 0.0})
+    return groups
+
+
 def make_sgd(
     model: nn.Module,
     *,
@@ -55,13 +67,7 @@ def make_sgd(
     """
     if lr <= 0 or momentum < 0 or weight_decay < 0:
         raise ValueError(f"SGD needs lr > 0, momentum >= 0, weight_decay >= 0; got {lr}, {momentum}, {weight_decay}")
-    if no_decay_norm_bias:
-        decay, no_decay = split_decay_params(model)
-        groups = [{"params": decay, "weight_decay": weight_decay}]
-        if no_decay:
-            groups.append({"params": no_decay, "weight_decay": 0.0})
-    else:
-        groups = [{"params": [p for p in model.parameters() if p.requires_grad], "weight_decay": weight_decay}]
+    groups = param_groups(model, weight_decay=weight_decay, no_decay_norm_bias=no_decay_norm_bias)
     return torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
 
 
@@ -75,11 +81,5 @@ def make_adamw(
     """
     if lr <= 0 or weight_decay < 0:
         raise ValueError(f"AdamW needs lr > 0, weight_decay >= 0; got {lr}, {weight_decay}")
-    if no_decay_norm_bias:
-        decay, no_decay = split_decay_params(model)
-        groups = [{"params": decay, "weight_decay": weight_decay}]
-        if no_decay:
-            groups.append({"params": no_decay, "weight_decay": 0.0})
-    else:
-        groups = [{"params": [p for p in model.parameters() if p.requires_grad], "weight_decay": weight_decay}]
+    groups = param_groups(model, weight_decay=weight_decay, no_decay_norm_bias=no_decay_norm_bias)
     return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)

@@ -46,6 +46,11 @@ def hard_negative_mask(
         return (rank < num_neg) & ~positive
 
 
+def positive_box_loss(box_deltas: Tensor, target_deltas: Tensor, positive: Tensor) -> Tensor:
+    """Summed Smooth L1 (beta 1, paper eq. 2) over the positive priors; 0 when there are none."""
+    return F.smooth_l1_loss(box_deltas[positive], target_deltas[positive], reduction="sum", beta=1.0)
+
+
 @dataclass(frozen=True)
 class MultiBoxLoss:
     """SSD's objective (paper eq. 1): Smooth L1 on positives plus softmax cross-entropy on positives
@@ -60,10 +65,7 @@ class MultiBoxLoss:
         num_classes = cls_logits.shape[-1]
         positive = labels > 0
         normaliser = positive.sum().clamp(min=1).to(cls_logits.dtype)
-
-        box_loss = F.smooth_l1_loss(
-            box_deltas[positive], target_deltas[positive], reduction="sum", beta=1.0
-        )
+        box_loss = positive_box_loss(box_deltas, target_deltas, positive)
         ce = F.cross_entropy(
             cls_logits.reshape(-1, num_classes).float(), labels.reshape(-1), reduction="none"
         ).view_as(labels)
@@ -98,10 +100,7 @@ class FocalLoss:
         num_classes = cls_logits.shape[-1]
         positive = labels > 0
         normaliser = positive.sum().clamp(min=1).to(cls_logits.dtype)
-
-        box_loss = F.smooth_l1_loss(
-            box_deltas[positive], target_deltas[positive], reduction="sum", beta=1.0
-        )
+        box_loss = positive_box_loss(box_deltas, target_deltas, positive)
         targets = F.one_hot(labels, num_classes)[..., 1:].to(torch.float32)
         cls_loss = sigmoid_focal_loss(
             cls_logits[..., 1:].float(), targets, alpha=self.alpha, gamma=self.gamma, reduction="sum"

@@ -10,6 +10,13 @@ from ssd.modeling.backbone.vgg import VGG16Backbone
 from ssd.modeling.weights import fetch_state_dict, load_backbone_weights
 
 
+@pytest.fixture
+def hub_dir(tmp_path, monkeypatch):
+    """A private torch hub cache through TORCH_HOME (torch.hub.set_dir would pin it for every later test)."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    return tmp_path / "torch" / "hub"
+
+
 def test_torchvision_vgg16_weights_from_a_file_load_into_the_backbone(tmp_path, caplog):
     torch.manual_seed(0)
     classifier = vgg16(weights=None)
@@ -24,7 +31,7 @@ def test_torchvision_vgg16_weights_from_a_file_load_into_the_backbone(tmp_path, 
     assert torch.all(backbone.l2_norm.weight == 20.0)
 
 
-def test_reduced_fc_vgg_and_file_url(tmp_path):
+def test_reduced_fc_vgg_and_file_url(tmp_path, hub_dir):
     # the Caffe / lufficc reduced-fc VGG16: plain indices, fc6 at 31 and fc7 at 33
     state = {"0.weight": torch.randn(64, 3, 3, 3), "0.bias": torch.randn(64),
              "31.weight": torch.randn(1024, 512, 3, 3), "31.bias": torch.randn(1024),
@@ -32,10 +39,8 @@ def test_reduced_fc_vgg_and_file_url(tmp_path):
     path = tmp_path / "vgg16_reducedfc.pth"
     torch.save(state, path)
     backbone = VGG16Backbone()
-    hub = tmp_path / "hub"
-    torch.hub.set_dir(str(hub))
     load_backbone_weights(backbone, pathlib.Path(path).as_uri())  # file:// URL, cached by torch hub
-    assert any(hub.rglob("vgg16_reducedfc.pth"))
+    assert any(hub_dir.rglob("vgg16_reducedfc.pth"))
     torch.testing.assert_close(backbone.fc6.weight, state["31.weight"])
     torch.testing.assert_close(backbone.fc7.bias, state["33.bias"])
     torch.testing.assert_close(backbone.features[0].weight, state["0.weight"])
@@ -64,9 +69,8 @@ def test_bad_specs_are_clear(tmp_path):
         fetch_state_dict(str(bad))
 
 
-def test_url_whose_name_carries_a_hash_is_checked(tmp_path):
+def test_url_whose_name_carries_a_hash_is_checked(tmp_path, hub_dir):
     path = tmp_path / "weights-deadbeef.pth"  # torch hub's rule: name-<sha256 prefix>.pth
     torch.save({"a": torch.zeros(1)}, path)
-    torch.hub.set_dir(str(tmp_path / "hub"))
     with pytest.raises(RuntimeError, match='invalid hash value \\(expected "deadbeef"'):
         fetch_state_dict(path.as_uri())

@@ -27,10 +27,10 @@ from torchvision.models import efficientnet_b3
 
 from ..registry import BACKBONES
 from ..weights import load_backbone_weights
-from .taps import plan_taps, run_taps
+from .taps import TappedBackbone
 
 
-class EfficientNetB3Backbone(nn.Module):
+class EfficientNetB3Backbone(TappedBackbone):
     """``forward(Tensor[B, 3, H, W]) -> [Tensor[B, out_channels[k], H / strides[k], W / strides[k]]]``
     (sizes rounded up), by default ``[48 @ H/8, 136 @ H/16, 384 @ H/32]``.
 
@@ -48,13 +48,8 @@ class EfficientNetB3Backbone(nn.Module):
     ) -> None:
         super().__init__()
         norm_layer = partial(nn.BatchNorm2d, eps=norm_eps, momentum=norm_momentum)
-        self.features = efficientnet_b3(weights=None, norm_layer=norm_layer).features[:-1]
-        self.taps = plan_taps(self.features, list(out_strides), mode="output")
-        self.out_channels = [t.channels for t in self.taps]
-        self.strides = [t.stride for t in self.taps]
-
-    def forward(self, x: Tensor) -> list[Tensor]:
-        return run_taps(self.features, self.taps, x)
+        features = efficientnet_b3(weights=None, norm_layer=norm_layer).features[:-1]  # no 1x1 head conv
+        self.set_features(features, out_strides, mode="output")
 
     @staticmethod
     def adapt_pretrained(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:

@@ -26,18 +26,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import partial
 
-from torch import Tensor, nn
+from torch import nn
 from torchvision.models import mobilenet_v2
 
 from ..registry import BACKBONES
 from ..weights import load_backbone_weights
-from .taps import plan_taps, run_taps
+from .taps import TappedBackbone
 
 # Where each variant taps (see the module docstring).
 VARIANT_TAP_MODES = {"paper": "expansion", "lufficc": "output"}
 
 
-class MobileNetV2Backbone(nn.Module):
+class MobileNetV2Backbone(TappedBackbone):
     """``forward(Tensor[B, 3, H, W]) -> [Tensor[B, out_channels[k], H / strides[k], W / strides[k]]]``
     (sizes rounded up), by default ``[576 @ H/16, 1280 @ H/32]`` (paper) or ``[96, 1280]`` (lufficc).
 
@@ -63,18 +63,8 @@ class MobileNetV2Backbone(nn.Module):
                 f"MobileNetV2 variant = {variant!r}; expected one of {sorted(VARIANT_TAP_MODES)}"
             )
         norm_layer = partial(nn.BatchNorm2d, eps=norm_eps, momentum=norm_momentum)
-        self.features = mobilenet_v2(weights=None, width_mult=width_mult, norm_layer=norm_layer).features
-        self.taps = plan_taps(self.features, list(out_strides), mode=VARIANT_TAP_MODES[variant])
-        self.out_channels = [t.channels for t in self.taps]
-        self.strides = [t.stride for t in self.taps]
-
-    def forward(self, x: Tensor) -> list[Tensor]:
-        return run_taps(self.features, self.taps, x)
-
-    @staticmethod
-    def adapt_pretrained(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
-        """torchvision classification weights: keep ``features.*``, drop the classifier."""
-        return {k: v for k, v in state_dict.items() if not k.startswith("classifier.")}
+        features = mobilenet_v2(weights=None, width_mult=width_mult, norm_layer=norm_layer).features
+        self.set_features(features, out_strides, mode=VARIANT_TAP_MODES[variant])
 
 
 @BACKBONES.register("mobilenet_v2")

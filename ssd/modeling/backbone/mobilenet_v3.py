@@ -17,6 +17,7 @@ from torchvision.ops import Conv2dNormActivation
 
 from ..registry import BACKBONES
 from ..weights import load_backbone_weights
+from .taps import drop_classifier
 
 _ARCHS = {"large": mobilenet_v3_large, "small": mobilenet_v3_small}
 
@@ -69,10 +70,7 @@ class MobileNetV3Backbone(nn.Module):
             x = layer(x)
         return [c4, x]
 
-    @staticmethod
-    def adapt_pretrained(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
-        """torchvision classification weights: keep ``features.*``, drop the classifier."""
-        return {k: v for k, v in state_dict.items() if not k.startswith("classifier.")}
+    adapt_pretrained = staticmethod(drop_classifier)  # torchvision classification weights
 
 
 def _build(cfg, arch: str) -> MobileNetV3Backbone:

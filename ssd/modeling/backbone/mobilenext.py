@@ -29,7 +29,7 @@ from torchvision.ops import Conv2dNormActivation
 
 from ..registry import BACKBONES
 from ..weights import load_backbone_weights
-from .taps import plan_taps, run_taps
+from .taps import TappedBackbone
 
 # Table 2, width 1.0: (reduction ratio t, output channels c, repeats n, stride of the first s).
 MOBILENEXT_STAGES = (
@@ -123,7 +123,7 @@ class MobileNeXt(nn.Module):
         return self.classifier(self.features(x).mean(dim=(2, 3)))
 
 
-class MobileNeXtBackbone(nn.Module):
+class MobileNeXtBackbone(TappedBackbone):
     """``forward(Tensor[B, 3, H, W]) -> [Tensor[B, out_channels[k], H / strides[k], W / strides[k]]]``
     (sizes rounded up), by default ``[576 @ H/16, 1280 @ H/32]``."""
 
@@ -137,18 +137,8 @@ class MobileNeXtBackbone(nn.Module):
     ) -> None:
         super().__init__()
         norm_layer = partial(nn.BatchNorm2d, eps=norm_eps, momentum=norm_momentum)
-        self.features = mobilenext_features(width_mult=width_mult, norm_layer=norm_layer)
-        self.taps = plan_taps(self.features, list(out_strides), mode="expansion")
-        self.out_channels = [t.channels for t in self.taps]
-        self.strides = [t.stride for t in self.taps]
-
-    def forward(self, x: Tensor) -> list[Tensor]:
-        return run_taps(self.features, self.taps, x)
-
-    @staticmethod
-    def adapt_pretrained(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
-        """Weights of :class:`MobileNeXt` (this module's classifier): drop the classifier."""
-        return {k: v for k, v in state_dict.items() if not k.startswith("classifier.")}
+        features = mobilenext_features(width_mult=width_mult, norm_layer=norm_layer)
+        self.set_features(features, out_strides, mode="expansion")
 
 
 @BACKBONES.register("mobilenext")

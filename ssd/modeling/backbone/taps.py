@@ -124,3 +124,25 @@ def run_taps(features: nn.Sequential, taps: Sequence[Tap], x: Tensor, *, body: s
         if i in after:
             outputs.append(x)
     return outputs
+
+
+def drop_classifier(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
+    """torchvision classification weights without the classifier: the ``features.*`` a backbone keeps."""
+    return {k: v for k, v in state_dict.items() if not k.startswith("classifier.")}
+
+
+class TappedBackbone(nn.Module):
+    """A chain-of-blocks ``features`` with a tap plan derived from its modules:
+    ``forward(Tensor[B, 3, H, W]) -> [Tensor[B, out_channels[k], H / strides[k], W / strides[k]]]``.
+    Subclasses build their network and call :meth:`set_features`."""
+
+    def set_features(self, features: nn.Sequential, out_strides: Sequence[int], *, mode: str) -> None:
+        self.features = features
+        self.taps = plan_taps(features, list(out_strides), mode=mode)
+        self.out_channels = [t.channels for t in self.taps]
+        self.strides = [t.stride for t in self.taps]
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        return run_taps(self.features, self.taps, x)
+
+    adapt_pretrained = staticmethod(drop_classifier)

@@ -17,7 +17,22 @@ from ..init import init_conv_weights
 from ..registry import NECKS
 
 
-class SSDExtraLayers(nn.Module):
+class ExtraLevels(nn.Module):
+    """Base of necks that append ``self.blocks`` levels, each fed by the previous map:
+    ``forward(list of backbone maps) -> backbone maps + one map per block``."""
+
+    blocks: nn.ModuleList
+
+    def forward(self, features: list[Tensor]) -> list[Tensor]:
+        outputs = list(features)
+        x = features[-1]
+        for block in self.blocks:
+            x = block(x)
+            outputs.append(x)
+        return outputs
+
+
+class SSDExtraLayers(ExtraLevels):
     """``forward(list of backbone maps) -> backbone maps + one map per extra level``.
 
     Args:
@@ -78,14 +93,6 @@ class SSDExtraLayers(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         init_conv_weights(self.blocks, init)
         self.out_channels = list(in_channels) + list(out_channels)
-
-    def forward(self, features: list[Tensor]) -> list[Tensor]:
-        outputs = list(features)
-        x = features[-1]
-        for block in self.blocks:
-            x = block(x)
-            outputs.append(x)
-        return outputs
 
 
 def _build(cfg, in_channels: Sequence[int], depthwise: bool) -> SSDExtraLayers:

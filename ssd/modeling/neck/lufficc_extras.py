@@ -13,14 +13,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import partial
 
-from torch import Tensor, nn
+from torch import nn
 from torchvision.models.mobilenetv2 import InvertedResidual
 
 from ..init import init_conv_weights
 from ..registry import NECKS
+from .extras import ExtraLevels
 
 
-class InvertedResidualExtras(nn.Module):
+class InvertedResidualExtras(ExtraLevels):
     """``forward(list of backbone maps) -> backbone maps + one map per extra level``, each extra
     ``Tensor[B, out_channels[k], ceil(H / 2), ceil(W / 2)]`` of the one before (stride 2)."""
 
@@ -51,14 +52,6 @@ class InvertedResidualExtras(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         init_conv_weights(self.blocks, init)
         self.out_channels = list(in_channels) + list(out_channels)
-
-    def forward(self, features: list[Tensor]) -> list[Tensor]:
-        outputs = list(features)
-        x = features[-1]
-        for block in self.blocks:
-            x = block(x)
-            outputs.append(x)
-        return outputs
 
 
 @NECKS.register("lufficc_mnv2_extras")

@@ -1,58 +1,12 @@
 #!/usr/bin/env python
-"""Convert torchvision or lufficc/SSD detector weights into a checkpoint of this framework.
+"""Runs ``ssd.tools.convert_weights``: the same code as ``ssd convert_weights`` (see that module for usage)."""
 
-    python tools/convert_weights.py --source torchvision --input SSD300_VGG16_Weights.COCO_V1 \
-        --config-file configs/converted/ssd300_vgg16_coco_torchvision.yaml \
-        --output weights/ssd300_vgg16_coco_torchvision.pth
-
-``--input`` is a local file, a URL (downloaded once into the torch hub cache) or a torchvision
-weights name. Every key that cannot be placed is reported; a partial model is written only with
-``--allow-partial``. The output loads directly in tools/test.py and tools/demo.py.
-"""
-
-from __future__ import annotations
-
-import argparse
-import logging
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ssd.config import load_config  # noqa: E402
-from ssd.convert import SOURCES, convert_weights  # noqa: E402
-from ssd.utils.checkpoint import atomic_save  # noqa: E402
-
-logger = logging.getLogger("ssd.convert")
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--source", required=True, choices=SOURCES, help="where the weights come from")
-    p.add_argument("--input", required=True, help="checkpoint file, URL or torchvision weights name")
-    p.add_argument("--config-file", required=True, help="config describing the same model")
-    p.add_argument("--output", required=True, help="checkpoint file to write")
-    p.add_argument("--allow-partial", action="store_true",
-                   help="write the model even if some keys could not be placed (they keep their init)")
-    p.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
-    return p.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    args = parse_args(argv)
-    cfg = load_config(args.config_file, args.opts)
-    try:
-        _, checkpoint = convert_weights(
-            source=args.source, weights=args.input, cfg=cfg, allow_partial=args.allow_partial
-        )
-    except ValueError as e:
-        logger.error("%s", e)
-        return 1
-    atomic_save(checkpoint, args.output)
-    logger.info("wrote %s", args.output)
-    return 0
-
+from ssd.tools.convert_weights import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,59 +1,12 @@
 #!/usr/bin/env python
-"""Generate the embedded synthetic shapes dataset (VOC or COCO layout) and optional demo images.
+"""Runs ``ssd.tools.make_synthetic_dataset`` (see that module for usage)."""
 
-python tools/make_synthetic_dataset.py --format voc --out datasets/synthetic_voc --train 300 --test 100
-python tools/make_synthetic_dataset.py --format coco --out datasets/synthetic_coco --difficulty easy
-python tools/make_synthetic_dataset.py --demo-out demo --demo 6
-"""
-
-from __future__ import annotations
-
-import argparse
-import logging
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ssd.data.synthetic import DIFFICULTIES, spec_for, write_coco, write_demo_images, write_voc  # noqa: E402
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--format", choices=("voc", "coco"), default="voc")
-    parser.add_argument("--out", help="output folder of the dataset")
-    parser.add_argument("--train", type=int, default=300, help="training images")
-    parser.add_argument("--test", type=int, default=100, help="test images")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--difficulty", choices=sorted(DIFFICULTIES), default="medium")
-    parser.add_argument("--min-objects", type=int)
-    parser.add_argument("--max-objects", type=int)
-    parser.add_argument("--min-size", type=float, help="smallest shape, fraction of the shorter side")
-    parser.add_argument("--max-size", type=float, help="largest shape, fraction of the shorter side")
-    parser.add_argument("--clutter", type=int, help="background distractor strokes per image")
-    parser.add_argument("--demo", type=int, default=0, help="also write this many demo JPEGs")
-    parser.add_argument("--demo-out", default="demo", help="folder of the demo images")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if not args.out and not args.demo:
-        parser.error("nothing to do: give --out and/or --demo N")
-    spec = spec_for(
-        args.difficulty,
-        min_objects=args.min_objects,
-        max_objects=args.max_objects,
-        min_size=args.min_size,
-        max_size=args.max_size,
-        clutter=args.clutter,
-    )
-    if args.out:
-        write = write_voc if args.format == "voc" else write_coco
-        write(args.out, train=args.train, test=args.test, seed=args.seed, spec=spec)
-    if args.demo:
-        paths = write_demo_images(args.demo_out, count=args.demo, seed=args.seed, spec=spec)
-        logging.info("wrote %d demo images to %s", len(paths), args.demo_out)
-
+from ssd.tools.make_synthetic_dataset import main  # noqa: E402
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

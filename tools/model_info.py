@@ -1,54 +1,12 @@
 #!/usr/bin/env python
-"""Print a model's parameters, default boxes, feature maps and GFLOPs.
+"""Runs ``ssd.tools.model_info``: the same code as ``ssd model_info`` (see that module for usage)."""
 
-    python tools/model_info.py --config-file configs/ssdlite320_mnv3_coco.yaml [KEY VALUE ...] [--json]
-"""
-
-from __future__ import annotations
-
-import argparse
-import json
-import logging
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ssd.config import load_config  # noqa: E402
-from ssd.modeling import build_model  # noqa: E402
-from ssd.utils.model_stats import model_summary  # noqa: E402
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config-file", required=True, help="YAML config")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--num-classes", type=int, default=None,
-                        help="classes incl. background when MODEL.NUM_CLASSES is 0 (default: 81)")
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
-
-    # Counting needs no pretrained weights: never download them here.
-    cfg = load_config(args.config_file, ["MODEL.BACKBONE.WEIGHTS", "", *args.opts])
-    num_classes = args.num_classes or (cfg.MODEL.NUM_CLASSES or 81)
-    model = build_model(cfg, num_classes=num_classes)
-    info = {"config": args.config_file, "num_classes": num_classes, **model_summary(model)}
-    if args.json:
-        print(json.dumps(info))
-        return 0
-    print(f"config            {info['config']}")
-    print(f"backbone / neck   {cfg.MODEL.BACKBONE.NAME} / {cfg.MODEL.NECK.NAME}, "
-          f"{cfg.MODEL.BOX_HEAD.PREDICTOR} predictor, {num_classes} classes")
-    print(f"input size        {info['input_size']} x {info['input_size']}")
-    print(f"parameters        {info['params']:,} ({info['params'] / 1e6:.2f} M)")
-    print(f"GFLOPs            {info['gflops']:.3f} (= {info['gmacs']:.3f} G multiply-adds)")
-    print(f"default boxes     {info['num_default_boxes']}")
-    print("level  feature map  channels")
-    for k, ((h, w), c) in enumerate(zip(info["feature_maps"], info["out_channels"], strict=True)):
-        print(f"{k:>5}  {h:>4} x {w:<5}  {c:>8}")
-    return 0
-
+from ssd.tools.model_info import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,35 +1,12 @@
 #!/usr/bin/env python
-"""Train a detector; running the same command again resumes from OUTPUT_DIR's last checkpoint.
+"""Runs ``ssd.tools.train``: the same code as ``ssd train`` (see that module for usage)."""
 
-    python tools/train.py --config-file CFG [KEY VALUE ...]                       # CPU or one GPU
-    torchrun --nproc_per_node=N tools/train.py --config-file CFG [KEY VALUE ...]  # N processes (DDP)
-"""
-
-from __future__ import annotations
-
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ssd.config import load_config  # noqa: E402
-from ssd.engine import setup_run, train  # noqa: E402
-from ssd.utils.distributed import destroy_distributed  # noqa: E402
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config-file", required=True, help="YAML config")
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
-    args = parser.parse_args(argv)
-    run = setup_run(load_config(args.config_file, args.opts))
-    try:
-        train(run)
-    finally:
-        destroy_distributed()
-    return 0
-
+from ssd.tools.train import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

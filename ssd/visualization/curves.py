@@ -115,9 +115,11 @@ def _class_inputs(gt: GroundTruth, detections: Detections, label: int) -> dict[s
 
 def pr_curve(gt: GroundTruth, detections: Detections, *, label: int, iou_threshold: float = 0.5) -> PRCurve:
     """Precision-recall step curve of class ``label`` (see :class:`PRCurve`)."""
-    recall, precision, npos = precision_recall(
-        **_class_inputs(gt, detections, label), iou_threshold=iou_threshold
-    )
+    return _pr_curve(_class_inputs(gt, detections, label), iou_threshold)
+
+
+def _pr_curve(inputs: dict[str, Any], iou_threshold: float) -> PRCurve:
+    recall, precision, npos = precision_recall(**inputs, iou_threshold=iou_threshold)
     if npos == 0:
         return PRCurve(recall=np.array([0.0, 1.0]), precision=np.zeros(2), ap=float("nan"), num_gt=0)
     mrec = np.concatenate(([0.0], recall, [1.0]))
@@ -141,7 +143,8 @@ def mean_iou_curve(
 ) -> np.ndarray:
     """Class ``label``'s precision on :data:`COCO_RECALL_POINTS`, averaged over ``iou_thresholds``
     (``float64 [101]``; all NaN without ground truth). Its mean is the class's AP@[.5:.95]."""
-    curves = [pr_curve(gt, detections, label=label, iou_threshold=float(t)) for t in iou_thresholds]
+    inputs = _class_inputs(gt, detections, label)
+    curves = [_pr_curve(inputs, float(t)) for t in iou_thresholds]
     if curves[0].num_gt == 0:
         return np.full(len(COCO_RECALL_POINTS), np.nan)
     return np.mean([sample_curve(c) for c in curves], axis=0)

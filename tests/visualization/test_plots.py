@@ -127,3 +127,13 @@ def test_training_curves_file_and_tensorboard_image(tmp_path):
 def test_no_training_curves_without_logs(tmp_path):
     assert write_training_curves(str(tmp_path)) == []
     assert not (tmp_path / "training_curves.png").exists()
+
+
+def test_eval_plots_without_any_detection(tmp_path):
+    write_voc(str(tmp_path / "voc"), train=0, test=2, seed=2, spec=SMALL)
+    dataset = VOCDataset(root=str(tmp_path / "voc"), split="test", class_names=SHAPE_CLASSES)
+    paths = write_eval_plots(str(tmp_path / "out"), dataset=dataset, detections=[], class_names=SHAPE_CLASSES,
+                             score_threshold=0.5)
+    assert len(paths) == 3
+    matrix = np.array(json.loads((tmp_path / "out" / "confusion_matrix.json").read_text())["matrix"])
+    assert matrix[1:, 0].sum() == matrix.sum() == sum(len(dataset.get_annotation(i)["labels"]) for i in range(2))

@@ -12,7 +12,7 @@ avoidance, which neither torchvision's ``draw_bounding_boxes`` nor the ``Annotat
 * a caption sits on a filled rectangle of the box colour, above the box's top-left corner, or
   just inside the box when there is no room above it (box at the image's top edge);
 * captions are placed best score first; one that would intersect an already placed caption
-  moves to the nearest free position in the image (vertical and upward moves first on ties);
+  moves up or down to the nearest free position, sideways too when its column is full;
 * the palette's colours have a relative luminance between those of mid-grey tones, so each
   stands out against white and black alike (WCAG contrast ratio >= 2.5 against both), and the
   caption text is black or white, whichever contrasts more with its fill.
@@ -65,6 +65,7 @@ _PALETTE_RGB = (
 PALETTE: tuple[tuple[int, int, int], ...] = tuple((b, g, r) for r, g, b in _PALETTE_RGB)  # BGR
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
+_MAX_SIDEWAYS = 24  # sideways positions tried per caption when its column is full (nearest first)
 
 
 def line_width(height: int, width: int) -> int:
@@ -101,6 +102,32 @@ def text_colour(fill: Sequence[int]) -> tuple[int, int, int]:
     return black if contrast_ratio(fill, black) >= contrast_ratio(fill, white) else white
 
 
+def _candidates(preferred: int, size: int, limit: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Positions along one axis where a ``size``-long caption touches an obstacle or the image
+    edge, plus ``preferred``, inside ``[0, limit - size]``."""
+    c = np.unique(np.concatenate([[preferred, 0, limit - size], ends, starts - size]))
+    return c[(c >= 0) & (c <= limit - size)]
+
+
+def _nearest_free(
+    cx: np.ndarray, cy: np.ndarray, x0: int, y0: int, cw: int, ch: int, placed: np.ndarray
+) -> np.ndarray | None:
+    """The free rectangle among top-left corners ``(cx, cy)`` nearest ``(x0, y0)`` in ``|dx| + |dy|``
+    (then least sideways, then up, then left), or None."""
+    rects = np.stack([cx, cy, cx + cw, cy + ch], axis=1).astype(np.int64)
+    free = ~(
+        (rects[:, None, 0] < placed[None, :, 2])
+        & (placed[None, :, 0] < rects[:, None, 2])
+        & (rects[:, None, 1] < placed[None, :, 3])
+        & (placed[None, :, 1] < rects[:, None, 3])
+    ).any(axis=1)
+    if not free.any():
+        return None
+    dx, dy = np.abs(cx - x0), np.abs(cy - y0)
+    order = np.lexsort((cx, cy, dx, dx + dy))
+    return rects[order[free[order]][0]]
+
+
 def caption_layout(boxes: np.ndarray, sizes: np.ndarray, *, height: int, width: int) -> np.ndarray:
     """Where each caption goes: ``int64 [K, 4]`` rectangles ``[x1, y1, x2, y2)`` in image pixels.
 
@@ -108,8 +135,9 @@ def caption_layout(boxes: np.ndarray, sizes: np.ndarray, *, height: int, width: 
     ``sizes [K, 2]`` caption ``(width, height)`` in pixels. A caption's preferred place is above
     its box at the box's left edge, or just inside the box when there is no room above (box at
     the image's top edge), always within the image. One that would intersect a caption placed
-    before it moves to the free position nearest (``|dx| + |dy|``) the preferred one, vertical
-    moves and upward ones first on ties; when no position is free it stays where it prefers.
+    before it moves up or down to the nearest free position (up first on ties); when its column is
+    full, to the free position nearest (``|dx| + |dy|``) among the 24 nearest sideways offsets;
+    when none is free it stays where it prefers.
     """
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     sizes = np.asarray(sizes, dtype=np.int64).reshape(-1, 2)
@@ -121,24 +149,17 @@ def caption_layout(boxes: np.ndarray, sizes: np.ndarray, *, height: int, width: 
         top = int(round(by1))
         y0 = int(np.clip(top - ch if top - ch >= 0 else top, 0, max(height - ch, 0)))
         # The free position nearest the preferred one is the preferred one, or touches a placed
-        # caption or an image edge, in x and in y: those are the only candidates to try.
-        xs = np.unique(np.concatenate([[x0, 0, width - cw], placed[:, 2], placed[:, 0] - cw]))
-        ys = np.unique(np.concatenate([[y0, 0, height - ch], placed[:, 3], placed[:, 1] - ch]))
-        xs = xs[(xs >= 0) & (xs <= width - cw)]
-        ys = ys[(ys >= 0) & (ys <= height - ch)]
-        cx, cy = (a.reshape(-1) for a in np.meshgrid(xs, ys))
-        rects = np.stack([cx, cy, cx + cw, cy + ch], axis=1)
-        free = ~(
-            (rects[:, None, 0] < placed[None, :, 2])
-            & (placed[None, :, 0] < rects[:, None, 2])
-            & (rects[:, None, 1] < placed[None, :, 3])
-            & (placed[None, :, 1] < rects[:, None, 3])
-        ).any(axis=1)
-        chosen = np.array([x0, y0, x0 + cw, y0 + ch], dtype=np.int64)
-        if free.any():
-            dx, dy = np.abs(cx - x0), np.abs(cy - y0)
-            order = np.lexsort((cx, cy, dx, dx + dy))  # nearest, then least sideways, then up, then left
-            chosen = rects[order[free[order]][0]]
+        # caption or an image edge, in x and in y: those are the only candidates to try. The
+        # caption's own column first (O(K) candidates), the whole grid only when it is full.
+        ys = _candidates(y0, ch, height, placed[:, 1], placed[:, 3])
+        chosen = _nearest_free(np.full(len(ys), x0), ys, x0, y0, cw, ch, placed)
+        if chosen is None:
+            xs = _candidates(x0, cw, width, placed[:, 0], placed[:, 2])
+            xs = xs[np.argsort(np.abs(xs - x0), kind="stable")[:_MAX_SIDEWAYS]]  # bounds the cost in crowds
+            cx, cy = (a.reshape(-1) for a in np.meshgrid(xs, ys))
+            chosen = _nearest_free(cx, cy, x0, y0, cw, ch, placed)
+        if chosen is None:
+            chosen = np.array([x0, y0, x0 + cw, y0 + ch], dtype=np.int64)
         placed = np.concatenate([placed, chosen[None].astype(np.int64)])
     return placed
 

@@ -78,6 +78,13 @@ def test_colliding_captions_shift_up_then_down_one_caption_height():
     assert rects[:, 1].tolist() == [80, 60, 100]  # preferred, one up, one down
 
 
+def test_caption_moves_sideways_when_its_column_is_full():
+    # a 40-pixel-high image holds two 20-pixel captions per column; the third goes to the nearest
+    # free spot sideways (50 px left or right: a tie, left wins)
+    rects = caption_layout(np.array([[100, 20, 150, 40]] * 3), np.array([[50, 20]] * 3), height=40, width=300)
+    assert rects.tolist() == [[100, 0, 150, 20], [100, 20, 150, 40], [50, 0, 100, 20]]
+
+
 def test_crowded_captions_never_intersect_and_stay_in_the_image():
     rng = np.random.default_rng(0)
     centre = rng.uniform(80, 120, (12, 2))

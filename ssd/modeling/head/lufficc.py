@@ -6,7 +6,7 @@ depthwise bias and a separable head on every level, as torchvision's and the pap
 Correspondence with lufficc's checkpoint: ``box_head.predictor.cls_headers.N.conv.K`` and
 ``reg_headers.N.conv.K`` = ``cls_heads.N.K`` / ``reg_heads.N.K`` (K = 0 depthwise, 1 BN, 3 the 1x1;
 2 is the ReLU6); the last level's ``cls_headers.L`` = ``cls_heads.L``. Layout of the outputs as in
-:mod:`ssd.modeling.head.predictor`.
+:mod:`ssd.modeling.head.box_predictor`.
 """
 
 from __future__ import annotations

@@ -96,3 +96,13 @@ def reduce_mean(values: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     dist.all_reduce(stacked)
     stacked /= get_world_size()
     return dict(zip(names, stacked, strict=True))
+
+
+def all_reduce_sum(value: torch.Tensor) -> torch.Tensor:
+    """``value`` summed over ranks, as a new tensor outside autograd (``value`` itself in a single
+    process): for counts such as the loss's positive priors. Every rank must call it."""
+    if not is_distributed():
+        return value
+    total = value.detach().clone()
+    dist.all_reduce(total)
+    return total

@@ -9,8 +9,10 @@ to get a prior:
   highest remaining overlap over all (prior, ground truth) pairs and pair them, removing both, until
   every ground truth has its own prior or no overlap is left. Each ground truth gets a *distinct*
   prior, so two objects that like the same prior best cannot take it from one another.
-- ``"argmax"``, torchvision's ``SSDMatcher``, lufficc/SSD's ``assign_priors`` and NVIDIA's
-  ``Encoder.encode``: each ground truth is forced onto the prior it overlaps most. When two ground
+- ``"argmax"``, torchvision's ``SSDMatcher``, lufficc/SSD's ``assign_priors`` (ssd/utils/box_utils.py:
+  a Python loop over targets writing each one's best prior, then ``index_fill_(..., 2)`` so those
+  survive the threshold) and NVIDIA's ``Encoder.encode`` (the same with a duplicate-index write):
+  each ground truth is forced onto the prior it overlaps most. When two ground
   truths pick the same prior, the later one (higher index) takes it and the earlier may be left with
   no positive at all; a ground truth overlapping no prior is forced onto prior 0.
 
@@ -61,7 +63,8 @@ def bipartite_matches(iou: Tensor, threshold: float) -> Tensor:
     then the lowest ground-truth index (Caffe scans predictions, then ground truths, keeping a
     strictly larger overlap). Pairs with no overlap (<= 1e-6) are never matched, so a ground truth
     overlapping no prior stays unmatched. Then the per-prediction step: :func:`_threshold_matches`
-    for the priors left over. No host synchronisation: the loop runs ``G`` times whatever the data.
+    for the priors left over. The loop runs ``G`` times whatever the data and reads no value back to
+    the host (1-element index tensors, no ``.item()``).
     """
     num_gt, num_priors = iou.shape
     if num_gt == 0:

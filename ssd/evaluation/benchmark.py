@@ -28,6 +28,7 @@ import torch
 
 from .coco import STAT_NAMES, COCOEvaluator
 from .reference import reference_voc_ap
+from .results import coco_results
 from .voc import VOCEvaluator
 
 IMAGE_WIDTH, IMAGE_HEIGHT = 640, 480
@@ -154,7 +155,8 @@ def benchmark_evaluators(num_images: int = 5000, rounds: int = 3, seed: int = 0)
     dataset = _Dataset(annotations, 80, with_coco=True)
     class_names = [f"class{label}" for label in range(1, 81)]
     evaluator = _feed(COCOEvaluator(dataset=dataset, class_names=class_names), predictions, coco_ids=True)
-    results = [dict(r) for r in evaluator._results]
+    results = [r for i, p in enumerate(predictions)
+               for r in coco_results(image_id=i + 1, label_to_category_id=dataset.label_to_category_id, **p)]
     copies = [copy.deepcopy(results) for _ in range(rounds)]  # loadRes writes into its input
     times, out = _alternate({"pycocotools": lambda: _pycocotools(dataset.coco, copies.pop()),
                              "ours": evaluator.evaluate}, rounds)

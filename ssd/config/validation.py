@@ -15,6 +15,7 @@ _CHOICES = {
     "SOLVER.OPTIMIZER": ("sgd", "adamw"),
     "SOLVER.AMP": ("off", "fp16", "bf16"),
     "TEST.VOC_METRIC": ("voc07_11point", "voc_area"),
+    "TEST.COCO_BACKEND": ("faster_coco_eval", "pycocotools"),
 }
 
 

@@ -29,6 +29,17 @@ def get_world_size() -> int:
     return dist.get_world_size() if is_distributed() else 1
 
 
+def per_process_batch(total: int, world_size: int) -> int:
+    """Images per process of ``SOLVER.BATCH_SIZE = total`` (always the total over all processes);
+    raises ``ValueError`` when ``total`` does not split evenly."""
+    if total % world_size:
+        raise ValueError(
+            f"SOLVER.BATCH_SIZE = {total} is the total over all processes and must be divisible by "
+            f"the world size {world_size}"
+        )
+    return total // world_size
+
+
 def get_local_rank() -> int:
     return int(os.environ.get("LOCAL_RANK", 0))
 

@@ -16,6 +16,7 @@ setup(
         "opencv-python-headless>=4.8",
         "numpy>=1.24",
         "pycocotools>=2.0.7",
+        "faster-coco-eval>=1.6",  # default COCO metrics backend (TEST.COCO_BACKEND)
         "tqdm>=4.60",
         "tensorboard>=2.12",
     ],

@@ -56,15 +56,22 @@ _C.MODEL.BOX_HEAD = CN()
 _C.MODEL.BOX_HEAD.PREDICTOR = "ssd"  # a name in ssd.modeling.PREDICTORS: ssd (3x3 conv), ssdlite, lufficc_ssdlite
 _C.MODEL.BOX_HEAD.LOSS = "multibox"  # a name in ssd.modeling.LOSSES: multibox, focal
 _C.MODEL.BOX_HEAD.INIT = "xavier"  # new-layer init: "xavier" (paper / Caffe) or "normal" (N(0, 0.03))
+# >0: every conv of the class heads drawn from N(0, std) and every class-head bias at the loss's prior
+# (houqb/ssdlite-pytorch-mobilenext with the focal loss: 0.01); 0: INIT, prior bias on the last conv only
+_C.MODEL.BOX_HEAD.CLS_INIT_STD = 0.0  # class-head init std (see above); 0 = follow INIT
 
 _C.MODEL.CENTER_VARIANCE = 0.1  # box coder variance of centres (torchvision weights 10, 10)
 _C.MODEL.SIZE_VARIANCE = 0.2  # box coder variance of log sizes (torchvision weights 5, 5)
 _C.MODEL.THRESHOLD = 0.5  # IoU for a default box to match a ground truth (paper §2.2)
+# how each ground truth gets its own prior (ssd/modeling/matcher.py): "bipartite" (Caffe's MatchBBox,
+# each a distinct prior) or "argmax" (torchvision / lufficc / NVIDIA: its best prior, later ones win ties)
+_C.MODEL.MATCHER = "argmax"  # "bipartite" or "argmax" (see above)
 _C.MODEL.NEG_POS_RATIO = 3  # hard negatives per positive (paper §2.2)
 _C.MODEL.MIN_NEGATIVES = 0  # negatives mined per image even with no positives (background-only images)
 _C.MODEL.FOCAL_ALPHA = 0.25  # focal loss alpha (Lin et al. 2017)
 _C.MODEL.FOCAL_GAMMA = 2.0  # focal loss gamma
 _C.MODEL.FOCAL_PRIOR = 0.01  # focal loss: classification bias initialised to this foreground prior
+_C.MODEL.FOCAL_CLS_WEIGHT = 1.0  # focal loss: weight of the classification term (houqb's recipe: 5)
 
 # ---------------------------------------------------------------------------------------------
 # Input
@@ -134,6 +141,7 @@ _C.TEST.CLIP_BOXES = True  # clip decoded boxes to the input before NMS (torchvi
 _C.TEST.BATCH_SIZE = 8  # images per inference batch per process
 _C.TEST.VOC_METRIC = "voc07_11point"  # VOC evaluator: "voc07_11point" or "voc_area"
 _C.TEST.EVALUATOR = "auto"  # "auto" (the dataset's own format), "voc" or "coco" (COCO metrics on any dataset)
+_C.TEST.COCO_BACKEND = "faster_coco_eval"  # COCO metrics: "faster_coco_eval" (C++ COCOeval, ~10x) or "pycocotools"
 _C.TEST.DEMO_SCORE_THRESHOLD = 0.5  # score from which a detection is shown: demo images, the confusion matrix
 
 _C.SEED = 0  # random seed (python, numpy, torch); -1 = nondeterministic

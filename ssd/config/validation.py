@@ -9,11 +9,13 @@ _CHOICES = {
     "MODEL.PRIORS.CLIP": ("none", "wh", "cxcywh", "xyxy"),
     "MODEL.BACKBONE.VARIANT": ("paper", "lufficc"),
     "MODEL.BOX_HEAD.INIT": ("xavier", "normal"),
+    "MODEL.MATCHER": ("bipartite", "argmax"),
     "INPUT.AUGMENTATION": ("caffe", "lufficc", "ssdlite"),
     "SOLVER.LR_SCHEDULER": ("multistep", "cosine"),
     "SOLVER.OPTIMIZER": ("sgd", "adamw"),
     "SOLVER.AMP": ("off", "fp16", "bf16"),
     "TEST.VOC_METRIC": ("voc07_11point", "voc_area"),
+    "TEST.COCO_BACKEND": ("faster_coco_eval", "pycocotools"),
 }
 
 
@@ -93,6 +95,13 @@ def validate_config(cfg: CN) -> None:
         raise ValueError(f"INPUT.PIXEL_RANGE = {cfg.INPUT.PIXEL_RANGE}; expected 1.0 or 255.0")
     if cfg.INPUT.IMAGE_SIZE < 32:
         raise ValueError(f"INPUT.IMAGE_SIZE = {cfg.INPUT.IMAGE_SIZE}; expected at least 32 pixels")
+
+    if not 0.0 < cfg.MODEL.FOCAL_PRIOR < 1.0:
+        raise ValueError(f"MODEL.FOCAL_PRIOR = {cfg.MODEL.FOCAL_PRIOR}; expected a probability in (0, 1)")
+    if cfg.MODEL.FOCAL_CLS_WEIGHT <= 0:
+        raise ValueError(f"MODEL.FOCAL_CLS_WEIGHT = {cfg.MODEL.FOCAL_CLS_WEIGHT}; expected > 0")
+    if cfg.MODEL.BOX_HEAD.CLS_INIT_STD < 0:
+        raise ValueError(f"MODEL.BOX_HEAD.CLS_INIT_STD = {cfg.MODEL.BOX_HEAD.CLS_INIT_STD}; expected >= 0 (0 = INIT)")
 
     for key in ("CONFIDENCE_THRESHOLD", "NMS_THRESHOLD", "DEMO_SCORE_THRESHOLD"):
         if not 0.0 <= cfg.TEST[key] <= 1.0:

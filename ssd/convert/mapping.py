@@ -41,13 +41,6 @@ class Conversion:
         return "\n".join(lines)
 
 
-def strip_prefix(state_dict: Mapping[str, Tensor], prefix: str = "module.") -> dict[str, Tensor]:
-    """Drop ``prefix`` (DistributedDataParallel's ``module.``) when every key carries it."""
-    if state_dict and all(k.startswith(prefix) for k in state_dict):
-        return {k[len(prefix):]: v for k, v in state_dict.items()}
-    return dict(state_dict)
-
-
 def remap_state_dict(
     source: Mapping[str, Tensor], *, rename: Rename, target_shapes: Mapping[str, tuple[int, ...]]
 ) -> Conversion:

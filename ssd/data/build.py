@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import DataLoader
 from yacs.config import CfgNode
 
+from ..utils.distributed import per_process_batch
 from .catalog import DatasetSpec, load_class_names, resolve_dataset
 from .collate import collate_detection
 from .datasets import (
@@ -150,15 +151,11 @@ def build_train_loader(cfg: CfgNode, *, start_iter: int = 0, rank: int = 0, worl
     Per-process batch = SOLVER.BATCH_SIZE // world_size; the batches are a pure function of SEED
     and the iteration (see :mod:`ssd.data.samplers`), so resuming reproduces the uninterrupted run.
     """
-    total = cfg.SOLVER.BATCH_SIZE
-    if total % world_size:
-        raise ValueError(
-            f"SOLVER.BATCH_SIZE = {total} (total over processes) is not divisible by world_size = {world_size}"
-        )
+    per_process = per_process_batch(cfg.SOLVER.BATCH_SIZE, world_size)
     dataset = build_train_dataset(cfg)
     sampler = IterationBatchSampler(
         num_samples=len(dataset),
-        batch_size=total // world_size,
+        batch_size=per_process,
         max_iter=cfg.SOLVER.MAX_ITER,
         start_iter=start_iter,
         seed=cfg.SEED,

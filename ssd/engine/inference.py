@@ -1,4 +1,5 @@
-"""Batched inference over a test loader, feeding an evaluator and collecting detections.
+"""Batched inference over a test loader, feeding an evaluator and collecting detections, inside
+:func:`inference_context` (eval mode, then the model's own mode back, as detectron2's).
 
 The model predicts boxes in pixels of its ``S x S`` input; the test transform resized the
 original image to ``S x S`` without keeping the aspect ratio, so boxes go back to original
@@ -7,12 +8,10 @@ pixels by scaling x by ``width / S`` and y by ``height / S``.
 
 from __future__ import annotations
 
-import json
 import logging
-import math
-import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -45,6 +44,42 @@ def to_original(outputs: list[dict[str, Tensor]], infos: list[dict], *, input_si
     return result
 
 
+@contextmanager
+def inference_context(model: nn.Module) -> Iterator[nn.Module]:
+    """``model`` in eval mode inside the block, in the mode it had before (train or eval) after,
+    also when the block raises (detectron2's ``inference_context``)."""
+    training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(training)
+
+
+def detection_entries(
+    info: Mapping[str, Any], output: Mapping[str, Tensor], *, label_to_category_id: Mapping[int, int] | None
+) -> list[dict[str, Any]]:
+    """One image's prediction (boxes in original pixels) as COCO result entries.
+
+    With ``label_to_category_id`` (a COCO ground truth) ``image_id`` is the dataset's image id and
+    labels become category ids; without it (VOC-format datasets, whose ids are strings that COCO
+    tools cannot read) ``image_id`` is the dataset index ``info["index"]``, the label is the
+    category id, and the dataset's own id is kept as ``source_image_id``.
+    """
+    image_id = info["image_id"] if label_to_category_id is not None else int(info["index"])
+    entries = coco_results(
+        image_id=image_id,
+        boxes=output["boxes"].double().numpy(),
+        scores=output["scores"].double().numpy(),
+        labels=output["labels"].numpy(),
+        label_to_category_id=label_to_category_id,
+    )
+    if label_to_category_id is None:
+        for entry in entries:
+            entry["source_image_id"] = info["image_id"]
+    return entries
+
+
 @torch.no_grad()
 def run_inference(
     model: nn.Module,
@@ -57,34 +92,29 @@ def run_inference(
     progress: bool = False,
     desc: str = "inference",
 ) -> list[dict[str, Any]]:
-    """Run ``model`` (eval mode) over this rank's share of a test loader.
+    """Run ``model`` over this rank's share of a test loader, in :func:`inference_context`.
 
-    Each prediction goes, in original pixels, to ``evaluator.process``; the return value is this
-    rank's detections in the COCO results format (``image_id`` from the loader's infos).
+    Each prediction goes, in original pixels, to ``evaluator.process`` (after ``reset``); the
+    return value is this rank's detections in the COCO results format (see
+    :func:`detection_entries` for the image ids).
     """
-    model.eval()
     if evaluator is not None:
         evaluator.reset()
     detections: list[dict[str, Any]] = []
     n_images, t_model = 0, 0.0
-    for images, _, infos in tqdm(loader, desc=desc, disable=not progress, dynamic_ncols=True):
-        start = time.perf_counter()
-        outputs = model(images.to(device, non_blocking=True))
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        t_model += time.perf_counter() - start
-        outputs = to_original(outputs, list(infos), input_size=input_size)
-        if evaluator is not None:
-            evaluator.process(list(infos), outputs)
-        for out, info in zip(outputs, infos, strict=True):
-            detections += coco_results(
-                image_id=info["image_id"],
-                boxes=out["boxes"].double().numpy(),
-                scores=out["scores"].double().numpy(),
-                labels=out["labels"].numpy(),
-                label_to_category_id=label_to_category_id,
-            )
-        n_images += len(infos)
+    with inference_context(model):
+        for images, _, infos in tqdm(loader, desc=desc, disable=not progress, dynamic_ncols=True):
+            start = time.perf_counter()
+            outputs = model(images.to(device, non_blocking=True))
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            t_model += time.perf_counter() - start
+            outputs = to_original(outputs, list(infos), input_size=input_size)
+            if evaluator is not None:
+                evaluator.process(list(infos), outputs)
+            for out, info in zip(outputs, infos, strict=True):
+                detections += detection_entries(info, out, label_to_category_id=label_to_category_id)
+            n_images += len(infos)
     if n_images:
         logger.info("%s: %d images, model %.1f ms/image", desc, n_images, 1000 * t_model / n_images)
     return detections
@@ -96,33 +126,5 @@ def gather_detections(local: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if not is_main_process():
         return []
     merged = [d for part in parts for d in part]
-    merged.sort(key=lambda d: (str(d["image_id"]), -d["score"]))
+    merged.sort(key=lambda d: (d["image_id"], -d["score"]))
     return merged
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None  # JSON has no NaN: a class without ground truth is written as null
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    return value
-
-
-def write_results(directory: str, *, metrics: dict[str, Any], detections: list[dict[str, Any]]) -> None:
-    """``metrics.json`` and ``detections.json`` (COCO results format) in ``directory``."""
-    os.makedirs(directory, exist_ok=True)
-    with open(os.path.join(directory, "metrics.json"), "w", encoding="utf-8") as f:
-        json.dump(_json_safe(metrics), f, indent=2)
-    with open(os.path.join(directory, "detections.json"), "w", encoding="utf-8") as f:
-        json.dump(detections, f)
-
-
-def flatten_metrics(metrics: dict[str, Any], prefix: str) -> dict[str, float]:
-    """``{"AP": {...}, "mAP": x}`` -> ``{"prefix/AP/<class>": ..., "prefix/mAP": x}`` (numbers only)."""
-    flat: dict[str, float] = {}
-    for k, v in metrics.items():
-        if isinstance(v, dict):
-            flat.update(flatten_metrics(v, f"{prefix}/{k}"))
-        elif isinstance(v, int | float) and not isinstance(v, bool):
-            flat[f"{prefix}/{k}"] = float(v)
-    return flat

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,8 @@ from yacs.config import CfgNode
 
 from ..config import resolve_device
 from ..data import resolve_num_classes
-from ..evaluation import build_evaluator
+from ..evaluation import build_evaluator, scalars
+from ..evaluation.writer import write_detections, write_metrics
 from ..solver import build_lr_scheduler, build_optimizer
 from ..utils import checkpoint as ckpt
 from ..utils.distributed import barrier, get_rank, get_world_size, init_distributed, is_main_process
@@ -27,7 +28,7 @@ from ..utils.env import collect_env, seed_everything
 from ..utils.logger import setup_logger
 from ..visualization.plots import write_eval_plots, write_training_curves
 from .hooks import CheckpointHook, EvalHook, HookBase, LoggingHook
-from .inference import flatten_metrics, gather_detections, run_inference, write_results
+from .inference import gather_detections, run_inference
 from .scaling import scale_for_world
 from .trainer import Trainer, unwrap
 
@@ -89,6 +90,86 @@ def prepare_for_world(model: nn.Module, *, sync_bn: bool, device: torch.device, 
     return model
 
 
+@dataclass
+class DatasetEvaluation:
+    """One test set after inference and evaluation, as :func:`iter_evaluations` yields it.
+
+    ``detections`` (COCO results format, gathered from every rank, ordered by image id then score)
+    and ``result`` (``{task: task_result}``, :mod:`ssd.evaluation.schema`) are filled on rank 0
+    and empty elsewhere; both are already written to ``output_dir`` (``detections.json`` first,
+    then ``metrics.json``, see :mod:`ssd.evaluation.writer`). ``dataset`` is the test dataset
+    (``get_annotation(index)`` gives the ground truth; detections of VOC-format sets carry the
+    index as ``image_id``).
+    """
+
+    name: str
+    dataset: Any
+    detections: list[dict[str, Any]]
+    result: dict[str, Any]
+    output_dir: str
+
+
+def _label_layout(name: str, dataset: Any, class_names: list[str],
+                  label_to_category_id: dict[int, int] | None) -> tuple[dict[int, int] | None, bool]:
+    """``(mapping, own)``: the label -> category id mapping to score ``dataset`` with, and whether
+    it is the model's own layout (a converted torchvision COCO model on a COCO set) rather than
+    the dataset's (``None`` for VOC-format sets). Raises ``ValueError`` when the model cannot be
+    scored on the set."""
+    if label_to_category_id is not None and hasattr(dataset, "coco"):
+        missing = sorted(set(dataset.label_to_category_id.values()) - set(label_to_category_id.values()))
+        if missing:
+            raise ValueError(f"test set {name!r} has category ids {missing} that the model does not predict")
+        return label_to_category_id, True
+    if list(getattr(dataset, "class_names", class_names)) != list(class_names):
+        raise ValueError(
+            f"test set {name!r} has classes {list(dataset.class_names)} but the model was trained on "
+            f"{list(class_names)}"
+        )
+    return getattr(dataset, "label_to_category_id", None), False
+
+
+def iter_evaluations(
+    cfg: CfgNode,
+    model: nn.Module,
+    *,
+    device: torch.device,
+    class_names: list[str],
+    builders: dict[str, Callable] | None = None,
+    progress: bool = False,
+    label_to_category_id: dict[int, int] | None = None,
+) -> Iterator[DatasetEvaluation]:
+    """Inference and evaluation on every ``DATASETS.TEST`` set in turn, this rank doing its share;
+    rank 0 writes ``OUTPUT_DIR/inference/<dataset>/detections.json`` before the evaluator runs
+    (a failing evaluator keeps the inference) and ``metrics.json`` after it.
+
+    Every rank must consume the iterator to the end (it gathers across ranks). The model is in
+    eval mode during inference and back in its own mode after (see ``inference_context``).
+    ``label_to_category_id`` is the model's own label layout (a converted torchvision COCO model:
+    90 labels, "N/A" slots included, label = category id); COCO test sets are then matched by
+    category id instead of by class list."""
+    builders = builders or _default_builders()
+    rank, world_size = get_rank(), get_world_size()
+    model = unwrap(model)
+    for name in cfg.DATASETS.TEST:
+        loader = builders["test_loader"](cfg, name, rank=rank, world_size=world_size)
+        dataset = loader.dataset
+        mapping, own_layout = _label_layout(name, dataset, class_names, label_to_category_id)
+        evaluator = build_evaluator(cfg, dataset, class_names, mapping if own_layout else None)
+        local = run_inference(model, loader, device=device, input_size=model.image_size, evaluator=evaluator,
+                              label_to_category_id=mapping, progress=progress and rank == 0,
+                              desc=f"inference on {name}")
+        detections = gather_detections(local)
+        output_dir = os.path.join(cfg.OUTPUT_DIR, "inference", name)
+        if is_main_process():
+            write_detections(output_dir, detections)
+        result = evaluator.evaluate()
+        if is_main_process():
+            write_metrics(output_dir, result)
+        barrier()
+        yield DatasetEvaluation(name=name, dataset=dataset, detections=detections, result=result,
+                                output_dir=output_dir)
+
+
 def evaluate(
     cfg: CfgNode,
     model: nn.Module,
@@ -100,50 +181,27 @@ def evaluate(
     step: int | None = None,
     progress: bool = False,
     label_to_category_id: dict[int, int] | None = None,
+    on_dataset: Callable[[DatasetEvaluation], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Evaluate on every ``DATASETS.TEST`` set, this rank doing its share. Rank 0 writes
-    ``OUTPUT_DIR/inference/<dataset>/{metrics,detections}.json`` and TensorBoard scalars and gets
-    ``{dataset: metrics}``; other ranks get ``{}``.
-
-    ``label_to_category_id`` is the model's own label layout (a converted torchvision COCO model:
-    90 labels, "N/A" slots included, label = category id); COCO test sets are then matched by
-    category id instead of by class list."""
-    builders = builders or _default_builders()
-    rank, world_size = get_rank(), get_world_size()
-    model = unwrap(model)
+    """Evaluate on every ``DATASETS.TEST`` set (:func:`iter_evaluations`). Rank 0 gets
+    ``{dataset: {task: task_result}}`` and writes the TensorBoard scalars
+    ``eval/<dataset>/<task>/<metric>`` (``schema.scalars``: undefined values left out); other
+    ranks get ``{}``. ``on_dataset`` is called with each :class:`DatasetEvaluation` on every
+    rank (e.g. to draw PR curves on rank 0)."""
     results: dict[str, dict[str, Any]] = {}
-    for name in cfg.DATASETS.TEST:
-        loader = builders["test_loader"](cfg, name, rank=rank, world_size=world_size)
-        dataset = loader.dataset
-        own_layout = label_to_category_id is not None and hasattr(dataset, "coco")
-        if own_layout:
-            missing = sorted(set(dataset.label_to_category_id.values()) - set(label_to_category_id.values()))
-            if missing:
-                raise ValueError(f"test set {name!r} has category ids {missing} that the model does not predict")
-        elif list(getattr(dataset, "class_names", class_names)) != list(class_names):
-            raise ValueError(
-                f"test set {name!r} has classes {list(dataset.class_names)} but the model was trained on "
-                f"{list(class_names)}"
-            )
-        evaluator = build_evaluator(cfg, dataset, class_names, label_to_category_id if own_layout else None)
-        local = run_inference(
-            model, loader, device=device, input_size=model.image_size, evaluator=evaluator,
-            label_to_category_id=label_to_category_id if own_layout else getattr(dataset, "label_to_category_id", None),
-            progress=progress and rank == 0, desc=f"inference on {name}",
-        )
-        detections = gather_detections(local)
-        metrics = evaluator.evaluate()
+    for evaluation in iter_evaluations(cfg, model, device=device, class_names=class_names, builders=builders,
+                                       progress=progress, label_to_category_id=label_to_category_id):
+        if on_dataset is not None:
+            on_dataset(evaluation)
         if is_main_process():
-            write_results(os.path.join(cfg.OUTPUT_DIR, "inference", name), metrics=metrics, detections=detections)
-            write_eval_plots(os.path.join(cfg.OUTPUT_DIR, "inference", name), dataset=dataset, detections=detections,
-                             class_names=dataset.class_names, score_threshold=cfg.TEST.DEMO_SCORE_THRESHOLD,
-                             writer=writer, step=step)
-            results[name] = metrics
+            results[evaluation.name] = evaluation.result
+            write_eval_plots(evaluation.output_dir, dataset=evaluation.dataset, detections=evaluation.detections,
+                             class_names=evaluation.dataset.class_names,
+                             score_threshold=cfg.TEST.DEMO_SCORE_THRESHOLD, writer=writer, step=step)
             if writer is not None and step is not None:
-                for key, value in flatten_metrics(metrics, f"eval/{name}").items():
+                for key, value in scalars(evaluation.result, f"eval/{evaluation.name}").items():
                     writer.add_scalar(key, value, step)
                 writer.flush()
-        barrier()
     return results
 
 

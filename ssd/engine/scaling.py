@@ -13,15 +13,9 @@ import math
 
 from yacs.config import CfgNode
 
+from ..utils.distributed import per_process_batch
 
-def per_process_batch(total: int, world_size: int) -> int:
-    """Images per process; raises ``ValueError`` when ``total`` does not split evenly."""
-    if total % world_size:
-        raise ValueError(
-            f"SOLVER.BATCH_SIZE = {total} is the total over all processes and must be divisible by "
-            f"the world size {world_size}"
-        )
-    return total // world_size
+__all__ = ["per_process_batch", "scale_for_world"]
 
 
 def scale_for_world(cfg: CfgNode, world_size: int) -> tuple[CfgNode, list[str]]:

@@ -1,4 +1,5 @@
-"""Builder: chooses the evaluator for a dataset from ``TEST.EVALUATOR`` / ``TEST.VOC_METRIC``."""
+"""Builder: chooses the evaluator for a dataset from ``TEST.EVALUATOR`` / ``TEST.VOC_METRIC`` /
+``TEST.COCO_BACKEND``."""
 
 from __future__ import annotations
 
@@ -30,5 +31,6 @@ def build_evaluator(
     """The evaluator for ``dataset``; ``class_names`` as the model's labels name them (no background);
     ``label_to_category_id``: the model's own label -> COCO category id mapping, when it has one."""
     if evaluator_kind(cfg, dataset) == "coco":
-        return COCOEvaluator(dataset=dataset, class_names=class_names, label_to_category_id=label_to_category_id)
+        return COCOEvaluator(dataset=dataset, class_names=class_names, label_to_category_id=label_to_category_id,
+                             backend=cfg.TEST.COCO_BACKEND)
     return VOCEvaluator(dataset=dataset, class_names=class_names, metric=cfg.TEST.VOC_METRIC)

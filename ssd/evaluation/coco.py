@@ -1,10 +1,15 @@
-"""COCO evaluator through pycocotools' COCOeval (bbox).
+"""COCO bbox evaluator, through faster-coco-eval (default) or pycocotools (the reference).
 
-Predictions are turned into COCO result entries with :func:`coco_results` (the same entries the
+Both backends run COCOeval's algorithm on the same inputs and give identical numbers (the parity
+tests in ``tests/evaluation`` compare them on sets with ties, crowd regions, empty images and a
+class without ground truth); faster-coco-eval does the matching and accumulation in C++.
+
+Predictions are turned into COCO result entries with :func:`coco_results` (the entries the
 inference writes to ``detections.json``), so the numbers equal running pycocotools on that file.
 Datasets without a ``coco`` attribute (VOC format) get a ground truth built from
-``get_annotation``: category id = label index, difficult objects marked ``iscrowd`` so that
-detections on them are ignored, as in the VOC metric.
+``get_annotation`` with :func:`ground_truth_from_annotations`: image id = dataset index, category
+id = label, difficult objects marked ``iscrowd`` so that detections on them are ignored, as in the
+VOC metric.
 """
 
 from __future__ import annotations
@@ -17,31 +22,32 @@ from typing import Any
 
 import numpy as np
 import torch
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
 
 from ..utils.distributed import all_gather_object, is_main_process
 from .evaluator import DatasetEvaluator, predictions_to_numpy
 from .results import coco_results
+from .schema import TASK, format_result, task_result
 
 logger = logging.getLogger(__name__)
 
-# Order of COCOeval.stats for iouType="bbox".
+# Order of COCOeval.stats for iouType="bbox" (both backends; faster-coco-eval appends more after).
 STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
+COCO_BACKENDS = ("faster_coco_eval", "pycocotools")
 
 
-def coco_from_annotations(
+def ground_truth_from_annotations(
     *, images: Sequence[dict[str, Any]], annotations: Sequence[dict[str, Any]], class_names: Sequence[str]
-) -> COCO:
-    """An in-memory COCO ground truth.
+) -> dict[str, Any]:
+    """A COCO ground-truth dict (``{"images", "annotations", "categories"}``).
 
-    ``images``: dicts with ``image_id``, ``height``, ``width``; ``annotations[i]`` belongs to
+    ``images``: dicts with an integer ``id``, ``height``, ``width``; ``annotations[i]`` belongs to
     ``images[i]`` and holds ``boxes [N, 4]`` xyxy original pixels, ``labels [N]`` (1-based) and
-    optionally ``difficult [N]``. Label ``l`` is ``class_names[l - 1]`` (no background entry).
+    optionally ``difficult [N]`` (written as ``iscrowd``). Label ``l`` is category id ``l``, named
+    ``class_names[l - 1]`` (no background entry).
     """
     coco_images, coco_anns = [], []
     for info, ann in zip(images, annotations, strict=True):
-        coco_images.append({"id": info["image_id"], "height": int(info["height"]), "width": int(info["width"])})
+        coco_images.append({"id": int(info["id"]), "height": int(info["height"]), "width": int(info["width"])})
         boxes = np.asarray(ann["boxes"], dtype=np.float64).reshape(-1, 4)
         difficult = ann.get("difficult")
         difficult = np.zeros(len(boxes), bool) if difficult is None else np.asarray(difficult, bool)
@@ -50,68 +56,127 @@ def coco_from_annotations(
             coco_anns.append(
                 {
                     "id": len(coco_anns) + 1,  # COCOeval treats id 0 as "unmatched"
-                    "image_id": info["image_id"],
+                    "image_id": int(info["id"]),
                     "category_id": int(label),
                     "bbox": [float(x1), float(y1), w, h],
                     "area": w * h,
                     "iscrowd": int(hard),
                 }
             )
-    coco = COCO()
-    coco.dataset = {
+    return {
         "images": coco_images,
         "annotations": coco_anns,
         "categories": [{"id": i, "name": n} for i, n in enumerate(class_names, start=1)],
     }
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco.createIndex()
-    return coco
 
 
-def run_coco_eval(
-    coco_gt: COCO, results: list[dict[str, Any]], *, category_names: Mapping[int, str]
-) -> tuple[dict[str, Any], str]:
-    """COCOeval on ``results`` (COCO result entries). Returns ``(metrics, summary_text)``.
+def _with_defaults(annotations: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Copies of ground-truth annotations with COCO's standard defaults where a file left them out
+    (``iscrowd`` 0, ``area`` from the box), so COCOeval never fails on a ``KeyError``."""
+    out = []
+    for a in annotations:
+        if "iscrowd" in a and "area" in a:
+            out.append(a)
+            continue
+        a = dict(a)
+        a.setdefault("iscrowd", 0)
+        a.setdefault("area", float(a["bbox"][2]) * float(a["bbox"][3]))
+        out.append(a)
+    return out
 
-    ``metrics`` has the twelve standard numbers and ``per_class_AP`` ({name: AP@[.5:.95]}),
-    computed from the same precision array COCOeval summarises.
+
+def _load(backend: str, gt: Mapping[str, Any], results: Sequence[dict[str, Any]]) -> tuple[Any, Any, Any]:
+    """``(coco_gt, coco_dt, COCOeval class)`` of ``backend``; inputs are copied (both libraries'
+    ``loadRes`` write ``id`` / ``area`` / ``segmentation`` into the entries they are given)."""
+    dataset = {
+        "images": list(gt["images"]),
+        "annotations": _with_defaults(gt["annotations"]),
+        "categories": list(gt["categories"]),
+    }
+    entries = [dict(r) for r in results]
+    if backend == "faster_coco_eval":
+        from faster_coco_eval import COCO, COCOeval_faster
+
+        coco_gt = COCO(dataset)
+        return coco_gt, coco_gt.loadRes(entries), COCOeval_faster
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    coco_gt = COCO()
+    coco_gt.dataset = dataset
+    coco_gt.createIndex()
+    if entries:
+        return coco_gt, coco_gt.loadRes(entries), COCOeval
+    coco_dt = COCO()  # pycocotools' loadRes cannot read an empty list; an empty result set is valid
+    coco_dt.dataset = {"images": dataset["images"], "categories": dataset["categories"], "annotations": []}
+    coco_dt.createIndex()
+    return coco_gt, coco_dt, COCOeval
+
+
+def evaluate_coco(
+    gt: Mapping[str, Any],
+    results: Sequence[dict[str, Any]],
+    *,
+    category_names: Mapping[int, str],
+    image_ids: Sequence[int] | None = None,
+    backend: str = "faster_coco_eval",
+) -> dict[str, Any]:
+    """COCOeval (bbox) of ``results`` (COCO result entries) against the ground-truth dict ``gt``.
+
+    Only the categories in ``category_names`` ({category id: name}) are evaluated (a class subset
+    ignores the other categories instead of scoring them 0), and only ``image_ids`` when given
+    (default: every image of ``gt``). Returns ``{"bbox": task_result}`` (:mod:`.schema`): the
+    twelve standard numbers, primary ``AP``, per-class AP@[.5:.95] from the same precision array
+    COCOeval summarises; ``-1`` ("no ground truth of this kind") becomes NaN.
     """
-    if not results:
-        metrics: dict[str, Any] = {k: 0.0 for k in STAT_NAMES}
-        metrics["per_class_AP"] = {category_names[c]: 0.0 for c in sorted(category_names)}
-        return metrics, "no detections: every COCO metric is 0"
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        coco_dt = coco_gt.loadRes(results)
-        ev = COCOeval(coco_gt, coco_dt, iouType="bbox")
+    if backend not in COCO_BACKENDS:
+        raise ValueError(f"COCO backend {backend!r}; expected one of {list(COCO_BACKENDS)}")
+    known = {c["id"] for c in gt["categories"]}
+    cat_ids = sorted(c for c in category_names if c in known)
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_gt, coco_dt, cocoeval = _load(backend, gt, results)
+        ev = cocoeval(coco_gt, coco_dt, iouType="bbox")
+        if backend == "faster_coco_eval":
+            ev.print_function = logger.debug
+        ev.params.catIds = cat_ids
+        if image_ids is not None:
+            ev.params.imgIds = sorted(int(i) for i in image_ids)
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
-    metrics = {name: float(v) for name, v in zip(STAT_NAMES, ev.stats, strict=True)}
-    precision = ev.eval["precision"]  # [T iou thresholds, R recall points, K classes, A areas, M max dets]
+    metrics = {name: float(v) for name, v in zip(STAT_NAMES, ev.stats[: len(STAT_NAMES)], strict=True)}
+    precision = np.asarray(ev.eval["precision"])  # [T iou thresholds, R recall points, K classes, A areas, M dets]
     per_class = {}
     for k, cat_id in enumerate(ev.params.catIds):
         p = precision[:, :, k, 0, -1]
         p = p[p > -1]
-        per_class[category_names.get(cat_id, str(cat_id))] = float(p.mean()) if p.size else float("nan")
-    metrics["per_class_AP"] = per_class
-    return metrics, out.getvalue()
+        per_class[category_names[int(cat_id)]] = float(p.mean()) if p.size else float("nan")
+    return {TASK: task_result(metrics=metrics, primary="AP", per_class=per_class)}
 
 
 class COCOEvaluator(DatasetEvaluator):
     """COCO bbox metrics for COCO datasets (``dataset.coco``, ``dataset.label_to_category_id``) and,
-    through :func:`coco_from_annotations`, for any dataset with ``get_annotation``.
+    through :func:`ground_truth_from_annotations`, for any dataset with ``get_annotation``.
 
     ``class_names`` has no background entry: label ``l`` is ``class_names[l - 1]``.
     ``label_to_category_id`` overrides the dataset's mapping for a model whose labels are laid out
     differently (torchvision's 91-output COCO heads, where label ``l`` is category id ``l``).
+    Only the mapped categories are evaluated. ``backend``: one of :data:`COCO_BACKENDS`.
     """
 
     def __init__(
-        self, *, dataset: Any, class_names: Sequence[str], label_to_category_id: Mapping[int, int] | None = None
+        self,
+        *,
+        dataset: Any,
+        class_names: Sequence[str],
+        label_to_category_id: Mapping[int, int] | None = None,
+        backend: str = "faster_coco_eval",
     ):
+        if backend not in COCO_BACKENDS:
+            raise ValueError(f"COCO backend {backend!r}; expected one of {list(COCO_BACKENDS)}")
         self.dataset = dataset
         self.class_names = list(class_names)
+        self.backend = backend
         self.label_to_category_id: dict[int, int] | None = None
         if hasattr(dataset, "coco"):
             mapping = label_to_category_id or dataset.label_to_category_id
@@ -124,14 +189,13 @@ class COCOEvaluator(DatasetEvaluator):
 
     def process(self, inputs: Sequence[dict[str, Any]], outputs: Sequence[dict[str, torch.Tensor]]) -> None:
         for info, output in zip(inputs, outputs, strict=True):
-            pred = predictions_to_numpy(output)
-            self._images[int(info["index"])] = {
-                "image_id": info["image_id"],
-                "height": info["height"],
-                "width": info["width"],
-            }
+            index = int(info["index"])
+            # VOC-format image ids are strings: the ground truth built for them is keyed by index
+            image_id = info["image_id"] if self.label_to_category_id is not None else index
+            self._images[index] = {"id": image_id, "height": info["height"], "width": info["width"]}
             self._results.extend(
-                coco_results(image_id=info["image_id"], label_to_category_id=self.label_to_category_id, **pred)
+                coco_results(image_id=image_id, label_to_category_id=self.label_to_category_id,
+                             **predictions_to_numpy(output))
             )
 
     def evaluate(self) -> dict[str, Any]:
@@ -143,32 +207,18 @@ class COCOEvaluator(DatasetEvaluator):
         for _, part in gathered:
             images.update(part)
         if self.label_to_category_id is not None:
-            coco_gt = self.dataset.coco
+            gt = self.dataset.coco.dataset
             names = {cat: self.class_names[label - 1] for label, cat in self.label_to_category_id.items()}
-            if len(images) < len(coco_gt.getImgIds()):
-                # evaluate only the images that were run (e.g. a truncated test set)
-                coco_gt = _subset(coco_gt, [v["image_id"] for v in images.values()])
         else:
             indices = sorted(images)
-            coco_gt = coco_from_annotations(
+            gt = ground_truth_from_annotations(
                 images=[images[i] for i in indices],
                 annotations=[self.dataset.get_annotation(i) for i in indices],
                 class_names=self.class_names,
             )
             names = dict(enumerate(self.class_names, start=1))
-        metrics, summary = run_coco_eval(coco_gt, results, category_names=names)
-        logger.info("COCO evaluation on %d images:\n%s", len(images), summary)
-        return metrics
-
-
-def _subset(coco: COCO, image_ids: Sequence[Any]) -> COCO:
-    keep = set(image_ids)
-    sub = COCO()
-    sub.dataset = {
-        "images": [im for im in coco.dataset["images"] if im["id"] in keep],
-        "annotations": [a for a in coco.dataset["annotations"] if a["image_id"] in keep],
-        "categories": coco.dataset["categories"],
-    }
-    with contextlib.redirect_stdout(io.StringIO()):
-        sub.createIndex()
-    return sub
+        # evaluate only the images that were run (e.g. a truncated test set)
+        result = evaluate_coco(gt, results, category_names=names, image_ids=[v["id"] for v in images.values()],
+                               backend=self.backend)
+        logger.info("COCO evaluation (%s) on %d images:\n%s", self.backend, len(images), format_result(result))
+        return result

@@ -15,7 +15,8 @@ class DatasetEvaluator:
     ``height``, ``width``) and the matching predictions: dicts with ``boxes`` float32 ``[K, 4]``
     xyxy in ORIGINAL image pixels, ``scores [K]`` and ``labels`` int64 ``[K]`` in
     ``1..num_classes-1``. Under torchrun every rank processes its share; ``evaluate`` gathers
-    them and returns the metrics on rank 0 and ``{}`` elsewhere.
+    them and returns, on rank 0, ``{task: task_result}`` as :mod:`ssd.evaluation.schema` declares
+    it (``{}`` elsewhere).
     """
 
     def reset(self) -> None:

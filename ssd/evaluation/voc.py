@@ -11,7 +11,8 @@ import torch
 
 from ..utils.distributed import all_gather_object, is_main_process
 from .evaluator import DatasetEvaluator, predictions_to_numpy
-from .voc_ap import class_ap
+from .schema import TASK, format_result, task_result
+from .voc_ap import average_precisions
 
 logger = logging.getLogger(__name__)
 
@@ -22,8 +23,9 @@ class VOCEvaluator(DatasetEvaluator):
     """Evaluates against ``dataset.get_annotation(index)`` (xyxy original pixels, labels,
     ``difficult``); difficult objects are ignored.
 
-    ``evaluate()`` returns ``{"metric", "mAP", "AP": {class_name: AP}}``; a class without
-    non-difficult ground truth gets NaN and is left out of the mean.
+    ``evaluate()`` returns ``{"bbox": task_result}`` (:mod:`.schema`) with the metric ``mAP``
+    (primary) and per-class AP; a class without non-difficult ground truth gets NaN and is left
+    out of the mean.
     """
 
     def __init__(self, *, dataset: Any, class_names: Sequence[str], metric: str, iou_threshold: float = 0.5):
@@ -49,43 +51,40 @@ class VOCEvaluator(DatasetEvaluator):
         if not is_main_process():
             return {}
         indices = sorted(predictions)
-        annotations = {i: self.dataset.get_annotation(i) for i in indices}
-        aps: dict[str, float] = {}
-        for label in range(1, len(self.class_names) + 1):
-            gt_boxes, gt_difficult = {}, {}
-            for i in indices:
-                ann = annotations[i]
-                keep = np.asarray(ann["labels"]) == label
-                gt_boxes[i] = np.asarray(ann["boxes"], dtype=np.float64).reshape(-1, 4)[keep]
-                difficult = ann.get("difficult")
-                difficult = np.zeros(len(keep), dtype=bool) if difficult is None else np.asarray(difficult, bool)
-                gt_difficult[i] = difficult[keep]
-            ids, boxes, scores = [], [], []
-            for i in indices:
-                pred = predictions[i]
-                keep = pred["labels"] == label
-                ids.extend([i] * int(keep.sum()))
-                boxes.append(pred["boxes"][keep])
-                scores.append(pred["scores"][keep])
-            aps[self.class_names[label - 1]] = class_ap(
-                det_image_ids=ids,
-                det_boxes=np.concatenate(boxes) if boxes else np.zeros((0, 4)),
-                det_scores=np.concatenate(scores) if scores else np.zeros(0),
-                gt_boxes=gt_boxes,
-                gt_difficult=gt_difficult,
-                use_07_metric=self.metric == "voc07_11point",
-                iou_threshold=self.iou_threshold,
-            )
-        valid = [v for v in aps.values() if not np.isnan(v)]
-        result = {"metric": self.metric, "mAP": float(np.mean(valid)) if valid else float("nan"), "AP": aps}
-        logger.info("VOC evaluation (%s) on %d images:\n%s", self.metric, len(indices), format_voc_table(result))
+        annotations = [self.dataset.get_annotation(i) for i in indices]
+        preds = [predictions[i] for i in indices]
+        gt_labels = [np.asarray(a["labels"], dtype=np.int64).reshape(-1) for a in annotations]
+        aps = average_precisions(
+            det_images=_image_column(preds, "scores"),
+            det_labels=_concat([p["labels"] for p in preds], (0,), np.int64),
+            det_boxes=_concat([p["boxes"] for p in preds], (0, 4), np.float64),
+            det_scores=_concat([p["scores"] for p in preds], (0,), np.float64),
+            gt_images=np.repeat(np.arange(len(annotations)), [len(g) for g in gt_labels]),
+            gt_labels=_concat(gt_labels, (0,), np.int64),
+            gt_boxes=_concat([np.asarray(a["boxes"]).reshape(-1, 4) for a in annotations], (0, 4), np.float64),
+            gt_difficult=_concat([_difficult(a, len(g)) for a, g in zip(annotations, gt_labels, strict=True)],
+                                 (0,), bool),
+            num_classes=len(self.class_names),
+            use_07_metric=self.metric == "voc07_11point",
+            iou_threshold=self.iou_threshold,
+        )
+        per_class = {name: float(ap) for name, ap in zip(self.class_names, aps, strict=True)}
+        valid = [v for v in per_class.values() if not np.isnan(v)]
+        m_ap = float(np.mean(valid)) if valid else float("nan")
+        result = {TASK: task_result(metrics={"mAP": m_ap}, primary="mAP", per_class=per_class)}
+        logger.info("VOC evaluation (%s) on %d images:\n%s", self.metric, len(indices), format_result(result))
         return result
 
 
-def format_voc_table(result: dict[str, Any]) -> str:
-    """A two-column ``class | AP`` table followed by the mAP."""
-    width = max([len(n) for n in result["AP"]] + [5])
-    lines = [f"{'class':<{width}} | AP", "-" * (width + 9)]
-    lines += [f"{name:<{width}} | {ap:.4f}" for name, ap in result["AP"].items()]
-    lines.append(f"{'mAP':<{width}} | {result['mAP']:.4f}")
-    return "\n".join(lines)
+def _concat(arrays: list[np.ndarray], empty_shape: tuple[int, ...], dtype: type) -> np.ndarray:
+    return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(empty_shape, dtype)
+
+
+def _image_column(preds: list[dict[str, np.ndarray]], key: str) -> np.ndarray:
+    """Position of each detection's image in ``preds``, one entry per detection."""
+    return np.repeat(np.arange(len(preds)), [len(p[key]) for p in preds])
+
+
+def _difficult(annotation: dict[str, Any], n: int) -> np.ndarray:
+    difficult = annotation.get("difficult")
+    return np.zeros(n, dtype=bool) if difficult is None else np.asarray(difficult, dtype=bool).reshape(-1)

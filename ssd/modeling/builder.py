@@ -11,6 +11,8 @@ from .anchors import boxes_per_location, caffe_scales, default_boxes, linear_sca
 from .box_coder import BoxCoder
 from .detector import InputNormalizer, SSDDetector
 from .head.box_head import PostprocessSettings, SSDBoxHead
+from .loss import DetectionLoss
+from .postprocess import SCORE_ACTIVATIONS
 from .registry import BACKBONES, LOSSES, NECKS, PREDICTORS
 
 logger = logging.getLogger(__name__)
@@ -61,6 +63,24 @@ def build_priors(cfg, feature_sizes: list[tuple[int, int]]) -> Tensor:
     )
 
 
+def build_loss(cfg) -> DetectionLoss:
+    """The registered loss ``MODEL.BOX_HEAD.LOSS``, checked to be a :class:`DetectionLoss` whose
+    declared score activation postprocess knows, so the predictor and postprocess can rely on it."""
+    name = cfg.MODEL.BOX_HEAD.LOSS
+    loss = LOSSES.get(name)(cfg)
+    if not isinstance(loss, DetectionLoss):
+        raise ValueError(
+            f"MODEL.BOX_HEAD.LOSS = {name!r}: its builder returned a {type(loss).__name__}, not a "
+            "ssd.modeling.loss.DetectionLoss (which declares score_activation and cls_bias_prior)"
+        )
+    if loss.score_activation not in SCORE_ACTIVATIONS:
+        raise ValueError(
+            f"MODEL.BOX_HEAD.LOSS = {name!r} declares score_activation = {loss.score_activation!r}; "
+            f"postprocess knows {list(SCORE_ACTIVATIONS)}"
+        )
+    return loss
+
+
 def build_model(cfg, *, num_classes: int | None = None) -> SSDDetector:
     """Build the detector described by ``cfg``.
 
@@ -95,25 +115,28 @@ def build_model(cfg, *, num_classes: int | None = None) -> SSDDetector:
         raise ValueError(f"INPUT.IMAGE_SIZE = {size} is too small: feature maps {feature_sizes}")
     priors = build_priors(cfg, feature_sizes)
 
+    loss = build_loss(cfg)
     predictor = PREDICTORS.get(cfg.MODEL.BOX_HEAD.PREDICTOR)(
         cfg,
         in_channels=neck.out_channels,
         boxes_per_location=boxes_per_location(aspect_ratios),
         num_classes=num_classes,
+        cls_bias_prior=loss.cls_bias_prior,
     )
     box_head = SSDBoxHead(
         predictor=predictor,
         priors=priors,
         image_size=(size, size),
-        loss=LOSSES.get(cfg.MODEL.BOX_HEAD.LOSS)(cfg),
+        loss=loss,
         box_coder=BoxCoder(cfg.MODEL.CENTER_VARIANCE, cfg.MODEL.SIZE_VARIANCE),
         iou_threshold=cfg.MODEL.THRESHOLD,
+        matcher=cfg.MODEL.MATCHER,
         postprocess=PostprocessSettings(
             score_threshold=cfg.TEST.CONFIDENCE_THRESHOLD,
             nms_threshold=cfg.TEST.NMS_THRESHOLD,
             topk_candidates=cfg.TEST.TOPK_CANDIDATES,
             max_detections=cfg.TEST.MAX_PER_IMAGE,
-            activation="sigmoid" if cfg.MODEL.BOX_HEAD.LOSS == "focal" else "softmax",
+            activation=loss.score_activation,
             clip_boxes=cfg.TEST.CLIP_BOXES,
         ),
     )
@@ -122,8 +145,10 @@ def build_model(cfg, *, num_classes: int | None = None) -> SSDDetector:
     )
     model = SSDDetector(normalizer=normalizer, backbone=backbone, neck=neck, box_head=box_head, image_size=size)
     logger.info(
-        "built %s + %s + %s predictor: %d classes, feature maps %s, %d default boxes",
+        "built %s + %s + %s predictor: %d classes, feature maps %s, %d default boxes; %s loss "
+        "(%s scores), %s matching at IoU %g",
         cfg.MODEL.BACKBONE.NAME, cfg.MODEL.NECK.NAME, cfg.MODEL.BOX_HEAD.PREDICTOR,
-        num_classes, feature_sizes, priors.shape[0],
+        num_classes, feature_sizes, priors.shape[0], cfg.MODEL.BOX_HEAD.LOSS, loss.score_activation,
+        cfg.MODEL.MATCHER, cfg.MODEL.THRESHOLD,
     )
     return model

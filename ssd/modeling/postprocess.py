@@ -13,15 +13,18 @@ from torchvision.ops import batched_nms, clip_boxes_to_image
 
 from .box_coder import BoxCoder
 
+# What a loss may declare as its ``score_activation`` (ssd.modeling.loss.DetectionLoss).
+SCORE_ACTIVATIONS = ("softmax", "sigmoid")
+
 
 def class_scores(cls_logits: Tensor, activation: str = "softmax") -> Tensor:
     """``Tensor[..., C]`` logits -> ``Tensor[..., C - 1]`` foreground scores (class ``c`` at column
-    ``c - 1``): softmax over all classes for the multibox loss, sigmoid for the focal loss."""
+    ``c - 1``): softmax over all ``C`` columns, or a sigmoid per column, as the loss declares."""
     if activation == "softmax":
         return torch.softmax(cls_logits.float(), dim=-1)[..., 1:]
     if activation == "sigmoid":
         return torch.sigmoid(cls_logits.float())[..., 1:]
-    raise ValueError(f"activation = {activation!r}; expected 'softmax' or 'sigmoid'")
+    raise ValueError(f"activation = {activation!r}; expected one of {list(SCORE_ACTIVATIONS)}")
 
 
 def select_detections(

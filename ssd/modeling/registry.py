@@ -6,8 +6,11 @@ also be built and tested without a config.
 
 - ``BACKBONES``:  ``builder(cfg) -> nn.Module`` with ``out_channels: list[int]`` and ``strides``
 - ``NECKS``:      ``builder(cfg, in_channels: list[int]) -> nn.Module`` with ``out_channels``
-- ``PREDICTORS``: ``builder(cfg, in_channels, boxes_per_location, num_classes) -> nn.Module``
-- ``LOSSES``:     ``builder(cfg) -> callable(cls_logits, box_deltas, labels, target_deltas) -> dict``
+- ``PREDICTORS``: ``builder(cfg, *, in_channels, boxes_per_location, num_classes, cls_bias_prior) -> nn.Module``
+  (``cls_bias_prior`` is the built loss's, see below)
+- ``LOSSES``:     ``builder(cfg) -> ssd.modeling.loss.DetectionLoss``: callable as
+  ``(cls_logits, box_deltas, labels, target_deltas) -> dict`` and declaring ``score_activation`` and
+  ``cls_bias_prior``, which the model builder hands to postprocess and to the predictor
 """
 
 from ssd.utils.registry import Registry

@@ -2,6 +2,7 @@
 """Speed of a config: parameters, GFLOPs, inference latency, training step time, data pipeline.
 
     python tools/benchmark.py --config-file CFG [--rounds 5] [--train-batch 16] [--json] [KEY VALUE ...]
+    python tools/benchmark.py --eval [--eval-images 5000] [--rounds 3]   (evaluators vs pycocotools / chainercv)
 
 When the architecture has a torchvision counterpart (SSD300-VGG16, SSDLite320-MobileNetV3-Large)
 it is timed in the same process, interleaved call by call with ours, and the report gives the
@@ -126,14 +127,23 @@ def bench_data(cfg, num_images: int, rounds: int) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config-file", required=True)
+    parser.add_argument("--config-file", default=None, help="required unless --eval")
     parser.add_argument("--rounds", type=int, default=5, help="timed calls per measurement (median)")
     parser.add_argument("--train-batch", type=int, default=16, help="batch of the training-step timing")
     parser.add_argument("--data-images", type=int, default=50, help="images per data-pipeline round")
     parser.add_argument("--skip", nargs="*", default=[], choices=["inference", "train", "data", "torchvision"])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--eval", action="store_true", help="time the evaluators only (ssd.evaluation.benchmark)")
+    parser.add_argument("--eval-images", type=int, default=5000, help="images of the --eval detection set")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides")
     args = parser.parse_args(argv)
+    if args.eval:
+        from ssd.evaluation.benchmark import benchmark_evaluators
+
+        print(json.dumps(benchmark_evaluators(args.eval_images, args.rounds), indent=2))
+        return 0
+    if args.config_file is None:
+        parser.error("--config-file is required (unless --eval)")
     # timing needs no pretrained weights (and a machine without internet cannot fetch them)
     cfg = load_config(args.config_file, ["MODEL.BACKBONE.WEIGHTS", "", *args.opts])
     num_classes = cfg.MODEL.NUM_CLASSES or 81

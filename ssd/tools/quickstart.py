@@ -14,7 +14,6 @@ Steps (each skipped when its output already exists, so a second run only re-eval
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -63,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
 
     from ssd.config import load_config
+    from ssd.evaluation.writer import read_metrics
 
     cfg = load_config(args.config_file, args.opts)
     ensure_dataset()
@@ -74,8 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     print("[3/4] COCO evaluation on", test_set, flush=True)
     if not os.path.isfile(metrics_path):
         _tool("test.py", "--config-file", args.config_file, *args.opts)
-    with open(metrics_path, encoding="utf-8") as f:
-        metrics = json.load(f)
+    metrics = read_metrics(os.path.dirname(metrics_path))["bbox"]["metrics"]  # ssd.evaluation.schema
     ensure_demo_images()
     print("[4/4] demo on demo/ -> demo/output", flush=True)
     checkpoint = os.path.join(cfg.OUTPUT_DIR, open(os.path.join(cfg.OUTPUT_DIR, "last_checkpoint")).read().strip())

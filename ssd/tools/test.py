@@ -4,8 +4,9 @@
     python tools/test.py --config-file CFG [--ckpt PATH_OR_URL] [KEY VALUE ...]
     torchrun --nproc_per_node=N tools/test.py --config-file CFG [--ckpt PATH_OR_URL]
 
-Default checkpoint: the last one in OUTPUT_DIR. Writes OUTPUT_DIR/inference/<dataset>/metrics.json
-and detections.json (COCO results format, boxes in original image pixels).
+Default checkpoint: the last one in OUTPUT_DIR. Writes OUTPUT_DIR/inference/<dataset>/detections.json
+(COCO results format, boxes in original image pixels; written before the evaluation) and metrics.json
+({task: {"primary", "metrics", "per_class"}}, NaN as null).
 """
 
 from __future__ import annotations
@@ -15,17 +16,15 @@ import sys
 
 from ssd.config import load_config
 from ssd.engine import evaluate, load_for_test, setup_run
-from ssd.evaluation import format_voc_table
+from ssd.evaluation import format_result, primary_metric
 from ssd.utils.distributed import destroy_distributed, is_main_process
 
 
-def summary(name: str, metrics: dict) -> str:
-    """The table printed for one dataset: VOC per-class AP + mAP, or COCO numbers + per-class AP."""
-    if "mAP" in metrics:
-        return f"{name} ({metrics['metric']}):\n{format_voc_table(metrics)}"
-    head = "  ".join(f"{k} {metrics[k]:.4f}" for k in ("AP", "AP50", "AP75", "APs", "APm", "APl"))
-    per_class = "\n".join(f"  {c:<20} {ap:.4f}" for c, ap in metrics["per_class_AP"].items())
-    return f"{name} (COCO): {head}\nper-class AP@[.5:.95]:\n{per_class}"
+def summary(name: str, result: dict) -> str:
+    """The text printed for one dataset: its primary metric, then every metric and the per-class
+    table (the same for VOC and COCO: both follow ``ssd.evaluation.schema``)."""
+    metric, value = primary_metric(result)
+    return f"{name}: {metric} = {value:.4f}\n{format_result(result)}"
 
 
 def main(argv: list[str] | None = None) -> int:

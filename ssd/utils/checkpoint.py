@@ -18,6 +18,8 @@ from typing import Any
 
 import torch
 
+from .state_dict import strip_prefix
+
 logger = logging.getLogger(__name__)
 
 POINTER = "last_checkpoint"
@@ -136,7 +138,4 @@ def model_state(checkpoint: dict[str, Any], *, source: str) -> dict[str, torch.T
     state = checkpoint.get("model", checkpoint)
     if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{source} holds no model weights: expected a 'model' state dict of tensors")
-    # weights saved from a DistributedDataParallel wrapper carry a "module." prefix
-    if all(k.startswith("module.") for k in state):
-        state = {k[len("module.") :]: v for k, v in state.items()}
-    return state
+    return strip_prefix(state)  # weights saved from a DistributedDataParallel wrapper carry "module."

@@ -29,6 +29,17 @@ def get_world_size() -> int:
     return dist.get_world_size() if is_distributed() else 1
 
 
+def per_process_batch(total: int, world_size: int) -> int:
+    """Images per process of ``SOLVER.BATCH_SIZE = total`` (always the total over all processes);
+    raises ``ValueError`` when ``total`` does not split evenly."""
+    if total % world_size:
+        raise ValueError(
+            f"SOLVER.BATCH_SIZE = {total} is the total over all processes and must be divisible by "
+            f"the world size {world_size}"
+        )
+    return total // world_size
+
+
 def get_local_rank() -> int:
     return int(os.environ.get("LOCAL_RANK", 0))
 
@@ -96,3 +107,13 @@ def reduce_mean(values: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     dist.all_reduce(stacked)
     stacked /= get_world_size()
     return dict(zip(names, stacked, strict=True))
+
+
+def all_reduce_sum(value: torch.Tensor) -> torch.Tensor:
+    """``value`` summed over ranks, as a new tensor outside autograd (``value`` itself in a single
+    process): for counts such as the loss's positive priors. Every rank must call it."""
+    if not is_distributed():
+        return value
+    total = value.detach().clone()
+    dist.all_reduce(total)
+    return total

@@ -64,14 +64,16 @@ def detections_of(
 
     ``category_to_label`` maps category ids back to 1-based labels (a COCO dataset's
     ``category_id_to_label``); without it the category id is the label (VOC). Entries of other
-    categories are dropped.
+    categories are dropped. Images are keyed by the dataset's own id: ``source_image_id`` where an
+    entry has one (VOC-format sets, whose ``image_id`` is the dataset index, see
+    :func:`ssd.engine.inference.detection_entries`), else ``image_id``.
     """
     grouped: dict[Any, list[Mapping[str, Any]]] = {}
     for r in results:
         category = int(r["category_id"])
         if category_to_label is not None and category not in category_to_label:
             continue
-        grouped.setdefault(r["image_id"], []).append(r)
+        grouped.setdefault(r.get("source_image_id", r["image_id"]), []).append(r)
     out = {}
     for image_id, entries in grouped.items():
         labels = [int(e["category_id"]) for e in entries]

@@ -138,7 +138,7 @@ def test_train_loader_batch_split_over_ranks(synthetic_cfg):
     loader = build_train_loader(synthetic_cfg, rank=1, world_size=2)
     images, _, _ = next(iter(loader))
     assert images.shape[0] == 2
-    with pytest.raises(ValueError, match=r"SOLVER.BATCH_SIZE = 4 .* world_size = 3"):
+    with pytest.raises(ValueError, match=r"SOLVER.BATCH_SIZE = 4 .* world size 3"):
         build_train_loader(synthetic_cfg, world_size=3)
 
 

@@ -42,7 +42,7 @@ def test_two_process_torchrun_matches_one_process_at_the_same_global_batch(tmp_p
     # the final evaluation: each rank ran half of the test set, rank 0 gathered both halves
     metrics = [json.loads((d / "inference" / "standin_test" / "metrics.json").read_text()) for d in (single, double)]
     assert metrics[0] == metrics[1]
-    assert metrics[0]["AP"]["circle"] > 0 and metrics[0]["AP"]["square"] == 0.0
+    assert metrics[0]["bbox"]["per_class"]["circle"] > 0 and metrics[0]["bbox"]["per_class"]["square"] == 0.0
     detections = json.loads((double / "inference" / "standin_test" / "detections.json").read_text())
     assert sorted(d["image_id"] for d in detections) == list(range(6))
     assert "SOLVER.BATCH_SIZE = 4 in total: 2 images per process x 2 process(es)" in (double / "log.txt").read_text()

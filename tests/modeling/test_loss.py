@@ -1,7 +1,7 @@
 import torch
 import torch.nn.functional as F
 
-from ssd.modeling.loss import MultiBoxLoss, hard_negative_mask
+from ssd.modeling.loss import MultiBoxLoss, hard_negative_mask, positive_normaliser
 
 
 def test_hard_negative_count_is_three_per_positive_capped():
@@ -55,3 +55,14 @@ def test_one_box_gives_positive_losses():
     out = MultiBoxLoss()(torch.randn(1, 50, 3), torch.randn(1, 50, 4), labels, torch.randn(1, 50, 4))
     assert out["loss_box"].item() > 0
     assert out["loss_cls"].item() > 0
+
+
+def test_declares_softmax_scores_and_no_bias_prior():
+    assert MultiBoxLoss().score_activation == "softmax"
+    assert MultiBoxLoss().cls_bias_prior is None
+
+
+def test_single_process_normaliser_is_the_positive_count_at_least_one():
+    positive = torch.tensor([[True, False, True], [False, False, True]])
+    assert positive_normaliser(positive, torch.float32).item() == 3.0
+    assert positive_normaliser(torch.zeros(2, 3, dtype=torch.bool), torch.float32).item() == 1.0

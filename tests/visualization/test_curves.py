@@ -62,7 +62,7 @@ def test_pr_curve_area_equals_the_voc_evaluators_reported_ap():
         [{"index": 0}, {"index": 1}],
         [{k: torch.as_tensor(v) for k, v in DETS[k].items()} for k in ("a", "b")],
     )
-    reported = evaluator.evaluate()["AP"]["thing"]
+    reported = evaluator.evaluate()["bbox"]["per_class"]["thing"]
     assert pr_curve(GT, DETS, label=1).ap == pytest.approx(reported, abs=1e-12)
 
 
@@ -138,3 +138,9 @@ def test_detections_of_maps_category_ids_back_to_labels_and_xywh_to_xyxy():
     assert out[7]["boxes"].tolist() == [[1.5, 2.0, 11.5, 6.0]]
     assert out[7]["labels"].tolist() == [2] and out[7]["scores"].tolist() == [0.5]
     assert detections_of(results)[7]["labels"].tolist() == [20, 99]
+
+
+def test_detections_of_keys_voc_entries_by_their_source_image_id():
+    # VOC-format entries carry the dataset index as image_id and the dataset's id beside it
+    results = [{"image_id": 0, "source_image_id": "000005", "category_id": 3, "bbox": [0, 0, 1, 1], "score": 0.5}]
+    assert list(detections_of(results)) == ["000005"]

@@ -24,17 +24,18 @@ class _Writer:
         self.flushed += 1
 
 
-def _results_from_ground_truth(dataset, label_to_category):
-    """Each object detected exactly, as COCO result entries, plus one false detection per image."""
+def _results_from_ground_truth(dataset, label_to_category, *, voc_ids=False):
+    """Each object detected exactly, as COCO result entries, plus one false detection per image.
+    ``voc_ids``: the entries of VOC-format sets (the index as ``image_id``, ``source_image_id``)."""
     results = []
     for i in range(len(dataset)):
         image_id = dataset.get_img_info(i)["image_id"]
+        ids = {"image_id": i, "source_image_id": image_id} if voc_ids else {"image_id": image_id}
         ann = dataset.get_annotation(i)
         for (x1, y1, x2, y2), label in zip(ann["boxes"].tolist(), ann["labels"].tolist(), strict=True):
-            results.append({"image_id": image_id, "category_id": label_to_category(label),
-                            "bbox": [x1, y1, x2 - x1, y2 - y1], "score": 0.9})
-        results.append({"image_id": image_id, "category_id": label_to_category(1), "bbox": [0, 0, 2, 2],
-                         "score": 0.8})
+            results.append({**ids, "category_id": label_to_category(label), "bbox": [x1, y1, x2 - x1, y2 - y1],
+                            "score": 0.9})
+        results.append({**ids, "category_id": label_to_category(1), "bbox": [0, 0, 2, 2], "score": 0.8})
     return results
 
 
@@ -70,10 +71,11 @@ def test_eval_plots_on_a_coco_dataset_map_category_ids_and_reach_tensorboard(tmp
     assert all(len(shape) == 3 and shape[2] == 3 and dtype == np.uint8 for _, shape, dtype, _, _ in writer.images)
 
 
-def test_eval_plots_on_a_voc_dataset(tmp_path):
+@pytest.mark.parametrize("voc_ids", [False, True])
+def test_eval_plots_on_a_voc_dataset(tmp_path, voc_ids):
     write_voc(str(tmp_path / "voc"), train=0, test=3, seed=2, spec=SMALL)
     dataset = VOCDataset(root=str(tmp_path / "voc"), split="test", class_names=SHAPE_CLASSES)
-    results = _results_from_ground_truth(dataset, lambda label: label)
+    results = _results_from_ground_truth(dataset, lambda label: label, voc_ids=voc_ids)
     out_dir = tmp_path / "voc_test"
     _check_outputs(write_eval_plots(str(out_dir), dataset=dataset, detections=results,
                                     class_names=dataset.class_names, score_threshold=0.5), out_dir, dataset)

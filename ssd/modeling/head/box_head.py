@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from ..box_coder import BoxCoder
-from ..matcher import match_priors
+from ..matcher import MATCHERS, match_priors
 from ..postprocess import postprocess_detections
 
 
@@ -21,12 +21,16 @@ class PostprocessSettings:
     nms_threshold: float = 0.45
     topk_candidates: int = 200
     max_detections: int = 100
-    activation: str = "softmax"  # "sigmoid" with the focal loss
+    activation: str = "softmax"  # the loss's score_activation (ssd.modeling.loss.DetectionLoss)
     clip_boxes: bool = True  # clip decoded boxes to the input before NMS
 
 
 def build_targets(
-    targets: list[dict[str, Tensor]], priors: Tensor, box_coder: BoxCoder, iou_threshold: float
+    targets: list[dict[str, Tensor]],
+    priors: Tensor,
+    box_coder: BoxCoder,
+    iou_threshold: float,
+    matcher: str = "argmax",
 ) -> tuple[Tensor, Tensor]:
     """Per-prior training targets of a batch.
 
@@ -34,13 +38,14 @@ def build_targets(
         targets: per image ``{"boxes": Tensor[N, 4] xyxy pixels, "labels": Tensor[N] int64 1..K}``;
             ``N = 0`` is valid (all priors background).
         priors: ``Tensor[P, 4]`` xyxy pixels.
+        matcher: a rule of :data:`ssd.modeling.matcher.MATCHERS` (``"bipartite"`` or ``"argmax"``).
     Returns:
         ``labels Tensor[B, P]`` int64 (0 = background) and encoded ``deltas Tensor[B, P, 4]``.
     """
     all_labels, all_deltas = [], []
     for t in targets:
         boxes = t["boxes"].to(priors)
-        matches = match_priors(boxes, priors, iou_threshold)
+        matches = match_priors(boxes, priors, iou_threshold, matcher)
         if boxes.numel() == 0:
             labels = torch.zeros_like(matches)
             deltas = torch.zeros_like(priors)
@@ -61,6 +66,9 @@ class SSDBoxHead(nn.Module):
         priors: ``Tensor[P, 4]`` default boxes, xyxy input pixels (kept as a non-persistent buffer:
             they derive from the config, so checkpoints do not carry them).
         image_size: ``(H, W)`` of the network input.
+        loss: a :class:`ssd.modeling.loss.DetectionLoss`; ``postprocess.activation`` must be its
+            ``score_activation`` (the builder takes it from there).
+        matcher: how priors are matched to ground truth (:mod:`ssd.modeling.matcher`).
     """
 
     def __init__(
@@ -72,15 +80,19 @@ class SSDBoxHead(nn.Module):
         loss: Callable[..., dict[str, Tensor]],
         box_coder: BoxCoder = BoxCoder(),
         iou_threshold: float = 0.5,
+        matcher: str = "argmax",
         postprocess: PostprocessSettings = PostprocessSettings(),
     ) -> None:
         super().__init__()
+        if matcher not in MATCHERS:
+            raise ValueError(f"matcher = {matcher!r}; expected one of {list(MATCHERS)}")
         self.predictor = predictor
         self.register_buffer("priors", priors, persistent=False)
         self.image_size = image_size
         self.loss = loss
         self.box_coder = box_coder
         self.iou_threshold = iou_threshold
+        self.matcher = matcher
         self.postprocess = postprocess
 
     def forward(
@@ -95,7 +107,7 @@ class SSDBoxHead(nn.Module):
         if self.training:
             if targets is None:
                 raise ValueError("training mode needs targets; call model.eval() for detections")
-            labels, deltas = build_targets(targets, self.priors, self.box_coder, self.iou_threshold)
+            labels, deltas = build_targets(targets, self.priors, self.box_coder, self.iou_threshold, self.matcher)
             return self.loss(cls_logits, box_deltas, labels, deltas)
         p = self.postprocess
         return postprocess_detections(

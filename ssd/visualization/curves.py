@@ -5,10 +5,10 @@ and detections ``{image_id: {"boxes" [D, 4], "scores" [D], "labels" [D]}}``, box
 original pixels, labels 1-based (0 = background). Difficult (VOC) / crowd (COCO) objects are
 neither found nor missed, as in both metrics.
 
-* :func:`pr_curve` -- one class's precision-recall curve at one IoU threshold: the monotone
-  precision envelope of :func:`ssd.evaluation.voc_ap.precision_recall` (VOC matching), whose area
-  is the VOC2010+ AP (``TEST.VOC_METRIC voc_area``) exactly.
-* :func:`mean_iou_curve` -- COCO's view: the envelopes at IoU 0.50:0.05:0.95 sampled on COCO's
+* :func:`pr_curves` -- each class's precision-recall curve at one IoU threshold: the monotone
+  precision envelope after :func:`ssd.evaluation.voc_ap.match_detections` (VOC matching, all
+  classes at once), whose area is the VOC2010+ AP (``TEST.VOC_METRIC voc_area``) exactly.
+* :func:`mean_iou_curves` -- COCO's view: the envelopes at IoU 0.50:0.05:0.95 sampled on COCO's
   101 recall points and averaged; its mean is the AP@[.5:.95] of VOC-style matching (pycocotools
   matches an already-found object's duplicate to the next best object, so it can differ slightly).
 * :func:`confusion_matrix` -- detections at or above a score threshold matched class-agnostically
@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..evaluation.voc_ap import box_iou_np, precision_recall
+from ..evaluation.voc_ap import FALSE_POSITIVE, TRUE_POSITIVE, box_iou_np, match_detections
 
 COCO_IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)  # pycocotools' Params.iouThrs
 COCO_RECALL_POINTS = np.linspace(0.0, 1.0, 101)  # pycocotools' Params.recThrs
@@ -94,40 +94,61 @@ def _difficult(ann: Mapping[str, np.ndarray]) -> np.ndarray:
     return np.zeros(len(ann["labels"]), dtype=bool) if d is None else np.asarray(d, dtype=bool)
 
 
-def _class_inputs(gt: GroundTruth, detections: Detections, label: int) -> dict[str, Any]:
-    gt_boxes, gt_difficult = {}, {}
-    for image_id, ann in gt.items():
-        keep = np.asarray(ann["labels"]) == label
-        gt_boxes[image_id] = np.asarray(ann["boxes"], dtype=np.float64).reshape(-1, 4)[keep]
-        gt_difficult[image_id] = _difficult(ann)[keep]
-    ids, boxes, scores = [], [], []
-    for image_id, det in detections.items():
-        keep = np.asarray(det["labels"]) == label
-        ids += [image_id] * int(keep.sum())
-        boxes.append(np.asarray(det["boxes"], dtype=np.float64).reshape(-1, 4)[keep])
-        scores.append(np.asarray(det["scores"], dtype=np.float64)[keep])
+def flatten(gt: GroundTruth, detections: Detections) -> dict[str, np.ndarray]:
+    """Per-image mappings -> the flat arrays of :func:`ssd.evaluation.voc_ap.match_detections`
+    (``det_images``, ``det_labels``, ``det_boxes``, ``det_scores``, ``gt_images``, ``gt_labels``,
+    ``gt_boxes``, ``gt_difficult``; images numbered in order of appearance)."""
+    index = {image_id: i for i, image_id in enumerate(list(gt) + [k for k in detections if k not in gt])}
+
+    def column(source: Mapping, key: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+        parts = [np.asarray(v[key], dtype=dtype).reshape(-1, *shape[1:]) for v in source.values()]
+        return np.concatenate(parts) if parts else np.zeros(shape, dtype)
+
+    def images(source: Mapping, key: str) -> np.ndarray:
+        parts = [np.full(len(v[key]), index[k], np.int64) for k, v in source.items()]
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
     return {
-        "det_image_ids": ids,
-        "det_boxes": np.concatenate(boxes) if boxes else np.zeros((0, 4)),
-        "det_scores": np.concatenate(scores) if scores else np.zeros(0),
-        "gt_boxes": gt_boxes,
-        "gt_difficult": gt_difficult,
+        "det_images": images(detections, "scores"),
+        "det_labels": column(detections, "labels", (0,), np.int64),
+        "det_boxes": column(detections, "boxes", (0, 4), np.float64),
+        "det_scores": column(detections, "scores", (0,), np.float64),
+        "gt_images": images(gt, "labels"),
+        "gt_labels": column(gt, "labels", (0,), np.int64),
+        "gt_boxes": column(gt, "boxes", (0, 4), np.float64),
+        "gt_difficult": np.concatenate([_difficult(a) for a in gt.values()] or [np.zeros(0, bool)]),
     }
 
 
-def pr_curve(gt: GroundTruth, detections: Detections, *, label: int, iou_threshold: float = 0.5) -> PRCurve:
-    """Precision-recall step curve of class ``label`` (see :class:`PRCurve`)."""
-    return _pr_curve(_class_inputs(gt, detections, label), iou_threshold)
-
-
-def _pr_curve(inputs: dict[str, Any], iou_threshold: float) -> PRCurve:
-    recall, precision, npos = precision_recall(**inputs, iou_threshold=iou_threshold)
-    if npos == 0:
-        return PRCurve(recall=np.array([0.0, 1.0]), precision=np.zeros(2), ap=float("nan"), num_gt=0)
-    mrec = np.concatenate(([0.0], recall, [1.0]))
-    mpre = np.concatenate(([0.0], precision, [0.0]))
-    mpre = np.maximum.accumulate(mpre[::-1])[::-1]  # the envelope, as voc_ap's area metric
-    return PRCurve(recall=mrec, precision=mpre, ap=step_area(mrec, mpre), num_gt=npos)
+def pr_curves(
+    gt: GroundTruth,
+    detections: Detections,
+    *,
+    num_classes: int,
+    iou_threshold: float = 0.5,
+    flat: Mapping | None = None,
+) -> list[PRCurve]:
+    """Precision-recall step curves of labels ``1..num_classes`` (entry ``l - 1``, see
+    :class:`PRCurve`), every class matched at once by VOC's rule. ``flat``: :func:`flatten`'s
+    output, when the caller already has it."""
+    flat = flatten(gt, detections) if flat is None else flat
+    order, match = match_detections(**flat, iou_threshold=iou_threshold)
+    labels = flat["det_labels"][order]
+    npos = np.bincount(flat["gt_labels"][~flat["gt_difficult"]], minlength=num_classes + 1)
+    bounds = np.searchsorted(labels, np.arange(1, num_classes + 2), side="left")
+    curves = []
+    for label in range(1, num_classes + 1):
+        if npos[label] == 0:
+            curves.append(PRCurve(recall=np.array([0.0, 1.0]), precision=np.zeros(2), ap=float("nan"), num_gt=0))
+            continue
+        m = match[bounds[label - 1] : bounds[label]]
+        tp = np.cumsum(m == TRUE_POSITIVE).astype(np.float64)
+        fp = np.cumsum(m == FALSE_POSITIVE).astype(np.float64)
+        mrec = np.concatenate(([0.0], tp / npos[label], [1.0]))
+        mpre = np.concatenate(([0.0], tp / np.maximum(tp + fp, np.finfo(np.float64).eps), [0.0]))
+        mpre = np.maximum.accumulate(mpre[::-1])[::-1]  # the envelope, as voc_ap's area metric
+        curves.append(PRCurve(recall=mrec, precision=mpre, ap=step_area(mrec, mpre), num_gt=int(npos[label])))
+    return curves
 
 
 def sample_curve(curve: PRCurve, points: np.ndarray = COCO_RECALL_POINTS) -> np.ndarray:
@@ -140,16 +161,30 @@ def sample_curve(curve: PRCurve, points: np.ndarray = COCO_RECALL_POINTS) -> np.
     return padded[index]
 
 
-def mean_iou_curve(
-    gt: GroundTruth, detections: Detections, *, label: int, iou_thresholds: np.ndarray = COCO_IOU_THRESHOLDS
+def mean_iou_curves(
+    gt: GroundTruth,
+    detections: Detections,
+    *,
+    num_classes: int,
+    iou_thresholds: np.ndarray = COCO_IOU_THRESHOLDS,
+    flat: Mapping | None = None,
 ) -> np.ndarray:
-    """Class ``label``'s precision on :data:`COCO_RECALL_POINTS`, averaged over ``iou_thresholds``
-    (``float64 [101]``; all NaN without ground truth). Its mean is the class's AP@[.5:.95]."""
-    inputs = _class_inputs(gt, detections, label)
-    curves = [_pr_curve(inputs, float(t)) for t in iou_thresholds]
-    if curves[0].num_gt == 0:
-        return np.full(len(COCO_RECALL_POINTS), np.nan)
-    return np.mean([sample_curve(c) for c in curves], axis=0)
+    """``float64 [num_classes, 101]``: each class's precision on :data:`COCO_RECALL_POINTS`,
+    averaged over ``iou_thresholds`` (rows of classes without ground truth are NaN). A row's mean
+    is the class's AP@[.5:.95]."""
+    flat = flatten(gt, detections) if flat is None else flat
+    return average_sampled(
+        [pr_curves(gt, detections, num_classes=num_classes, iou_threshold=float(t), flat=flat) for t in iou_thresholds]
+    )
+
+
+def average_sampled(curves_per_threshold: Sequence[Sequence[PRCurve]]) -> np.ndarray:
+    """``[K, 101]`` mean over thresholds of :func:`sample_curve` of each class's curve
+    (``curves_per_threshold[t][l - 1]``); NaN rows for classes without ground truth."""
+    nan = np.full(len(COCO_RECALL_POINTS), np.nan)
+    return np.mean(
+        [np.stack([sample_curve(c) if c.num_gt else nan for c in curves]) for curves in curves_per_threshold], axis=0
+    )
 
 
 def confusion_matrix(

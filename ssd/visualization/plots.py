@@ -28,12 +28,14 @@ from matplotlib.figure import Figure
 
 from ..evaluation.schema import primary_metric
 from .curves import (
+    COCO_IOU_THRESHOLDS,
     COCO_RECALL_POINTS,
+    average_sampled,
     confusion_matrix,
     detections_of,
+    flatten,
     ground_truth_of,
-    mean_iou_curve,
-    pr_curve,
+    pr_curves,
     sample_curve,
 )
 from .draw import class_colour
@@ -45,8 +47,7 @@ MAX_LEGEND_CLASSES = 20  # more classes: only the class mean gets a legend entry
 
 def _save(fig: Figure, path: str, *, writer: Any = None, tag: str = "", step: int | None = None) -> str:
     canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    fig.savefig(path, dpi=fig.dpi)
+    fig.savefig(path, dpi=fig.dpi)  # renders on the Agg canvas: its buffer then holds the image
     if writer is not None:
         rgb = np.asarray(canvas.buffer_rgba())[..., :3].copy()
         writer.add_image(tag, rgb, 0 if step is None else step, dataformats="HWC")
@@ -66,9 +67,12 @@ def plot_pr_curves(
     legend = len(class_names) <= MAX_LEGEND_CLASSES
     sampled50, sampled_mean, summary = [], [], {}
     cmap = _class_cmap(len(class_names))
+    flat = flatten(gt, detections)
+    per_threshold = [pr_curves(gt, detections, num_classes=len(class_names), iou_threshold=float(t), flat=flat)
+                     for t in COCO_IOU_THRESHOLDS]
+    curves50, mean_curves = per_threshold[0], average_sampled(per_threshold)  # COCO's thresholds start at 0.5
     for label, name in enumerate(class_names, start=1):
-        curve = pr_curve(gt, detections, label=label, iou_threshold=0.5)
-        mean_curve = mean_iou_curve(gt, detections, label=label)
+        curve, mean_curve = curves50[label - 1], mean_curves[label - 1]
         summary[name] = {"AP50": curve.ap, "AP": float(np.mean(mean_curve))}
         if curve.num_gt == 0:
             continue

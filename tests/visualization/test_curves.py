@@ -12,13 +12,21 @@ from ssd.visualization.curves import (
     COCO_RECALL_POINTS,
     confusion_matrix,
     detections_of,
-    mean_iou_curve,
-    pr_curve,
+    mean_iou_curves,
+    pr_curves,
     sample_curve,
     step_area,
 )
 
 A, B, C = [0, 0, 10, 10], [20, 20, 30, 30], [50, 50, 60, 60]
+
+
+def pr_curve(gt, dets, *, label, iou_threshold=0.5):
+    return pr_curves(gt, dets, num_classes=label, iou_threshold=iou_threshold)[label - 1]
+
+
+def mean_iou_curve(gt, dets, *, label):
+    return mean_iou_curves(gt, dets, num_classes=label)[label - 1]
 
 
 def _gt(boxes, labels, difficult=None):
@@ -144,3 +152,13 @@ def test_detections_of_keys_voc_entries_by_their_source_image_id():
     # VOC-format entries carry the dataset index as image_id and the dataset's id beside it
     results = [{"image_id": 0, "source_image_id": "000005", "category_id": 3, "bbox": [0, 0, 1, 1], "score": 0.5}]
     assert list(detections_of(results)) == ["000005"]
+
+
+def test_thresholds_and_recall_points_are_pycocotools_own():
+    from pycocotools.cocoeval import Params
+
+    from ssd.visualization.curves import COCO_IOU_THRESHOLDS
+
+    params = Params(iouType="bbox")
+    assert np.array_equal(COCO_IOU_THRESHOLDS, params.iouThrs) and COCO_IOU_THRESHOLDS[0] == 0.5
+    assert np.array_equal(COCO_RECALL_POINTS, params.recThrs)

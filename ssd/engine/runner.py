@@ -177,7 +177,7 @@ def train(
         logger.info("resumed from %s at iteration %d (lr %.6g)", last, trainer.start_iter,
                     optimizer.param_groups[0]["lr"])
     elif cfg.MODEL.WEIGHTS:
-        weights = ckpt.load_checkpoint(cfg.MODEL.WEIGHTS)
+        weights = ckpt.load_checkpoint(cfg.MODEL.WEIGHTS, option="MODEL.WEIGHTS")
         unwrap(model).load_state_dict(ckpt.model_state(weights, source=cfg.MODEL.WEIGHTS))
         logger.info("initialised the model from MODEL.WEIGHTS = %s", cfg.MODEL.WEIGHTS)
     if trainer.start_iter >= s.MAX_ITER:

@@ -13,10 +13,11 @@ import logging
 import os
 import re
 import tempfile
-import urllib.parse
 from typing import Any
 
 import torch
+
+from .download import download, is_url
 
 logger = logging.getLogger(__name__)
 
@@ -92,36 +93,23 @@ def last_checkpoint(directory: str) -> str | None:
     return found[-1] if found else None
 
 
-def is_url(path: str) -> bool:
-    return urllib.parse.urlparse(path).scheme in ("http", "https", "file", "ftp")
+def resolve_path(path_or_url: str, *, cache_dir: str | None = None, option: str = "--ckpt") -> str:
+    """A local file for ``path_or_url``; URLs go through :func:`ssd.utils.download.download` (cached
+    by the whole URL, hash-checked when the file name carries one)."""
+    if is_url(path_or_url):
+        return download(path_or_url, cache_dir=cache_dir, option=option)
+    if not os.path.isfile(path_or_url):
+        raise FileNotFoundError(f"checkpoint not found: {path_or_url}")
+    return path_or_url
 
 
-def default_cache_dir() -> str:
-    return os.path.join(torch.hub.get_dir(), "checkpoints")
-
-
-def resolve_path(path_or_url: str, *, cache_dir: str | None = None) -> str:
-    """A local file for ``path_or_url``; URLs are downloaded once into ``cache_dir``."""
-    if not is_url(path_or_url):
-        if not os.path.isfile(path_or_url):
-            raise FileNotFoundError(f"checkpoint not found: {path_or_url}")
-        return path_or_url
-    cache_dir = cache_dir or default_cache_dir()
-    name = os.path.basename(urllib.parse.urlparse(path_or_url).path) or "checkpoint.pth"
-    cached = os.path.join(cache_dir, name)
-    if not os.path.isfile(cached):
-        os.makedirs(cache_dir, exist_ok=True)
-        logger.info("downloading %s to %s", path_or_url, cached)
-        torch.hub.download_url_to_file(path_or_url, cached, progress=False)
-    return cached
-
-
-def load_checkpoint(path_or_url: str, *, cache_dir: str | None = None) -> dict[str, Any]:
+def load_checkpoint(path_or_url: str, *, cache_dir: str | None = None, option: str = "--ckpt") -> dict[str, Any]:
     """Read a checkpoint (or a bare model state dict) with ``weights_only=True`` on the CPU.
 
+    ``option`` names where the user gave ``path_or_url`` (for the offline message of a URL).
     Raises ``ValueError`` naming the file when it is not a torch file or not a dict.
     """
-    path = resolve_path(path_or_url, cache_dir=cache_dir)
+    path = resolve_path(path_or_url, cache_dir=cache_dir, option=option)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # the weights-only unpickler raises many types on foreign files

@@ -28,6 +28,7 @@ from ssd.data import COCODataset, build_dataset, measure_pipeline_throughput
 from ssd.data.benchmark import samples_from_dataset
 from ssd.data.synthetic import spec_for, write_coco
 from ssd.modeling import build_model
+from ssd.tools.args import add_overrides, entry_point, parse_args
 from ssd.utils.model_stats import count_flops, count_parameters
 
 
@@ -124,6 +125,7 @@ def bench_data(cfg, num_images: int, rounds: int) -> dict[str, float]:
     return {"images": source, **{f"{k}_images_per_s": v for k, v in result.items()}}
 
 
+@entry_point
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config-file", required=True)
@@ -132,8 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-images", type=int, default=50, help="images per data-pipeline round")
     parser.add_argument("--skip", nargs="*", default=[], choices=["inference", "train", "data", "torchvision"])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides")
-    args = parser.parse_args(argv)
+    add_overrides(parser)
+    args = parse_args(parser, argv)
     # timing needs no pretrained weights (and a machine without internet cannot fetch them)
     cfg = load_config(args.config_file, ["MODEL.BACKBONE.WEIGHTS", "", *args.opts])
     num_classes = cfg.MODEL.NUM_CLASSES or 81

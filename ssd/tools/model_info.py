@@ -13,17 +13,19 @@ import sys
 
 from ssd.config import load_config
 from ssd.modeling import build_model
+from ssd.tools.args import add_overrides, entry_point, parse_args
 from ssd.utils.model_stats import model_summary
 
 
+@entry_point
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config-file", required=True, help="YAML config")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--num-classes", type=int, default=None,
                         help="classes incl. background when MODEL.NUM_CLASSES is 0 (default: 81)")
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides")
-    args = parser.parse_args(argv)
+    add_overrides(parser)
+    args = parse_args(parser, argv)
     logging.basicConfig(level=logging.WARNING)
 
     # Counting needs no pretrained weights: never download them here.

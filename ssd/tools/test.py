@@ -16,6 +16,7 @@ import sys
 from ssd.config import load_config
 from ssd.engine import evaluate, load_for_test, setup_run
 from ssd.evaluation import format_voc_table
+from ssd.tools.args import add_overrides, entry_point, parse_args
 from ssd.utils.distributed import destroy_distributed, is_main_process
 
 
@@ -28,12 +29,13 @@ def summary(name: str, metrics: dict) -> str:
     return f"{name} (COCO): {head}\nper-class AP@[.5:.95]:\n{per_class}"
 
 
+@entry_point
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config-file", required=True, help="YAML config")
     parser.add_argument("--ckpt", default=None, help="checkpoint path or URL (default: OUTPUT_DIR's last)")
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
-    args = parser.parse_args(argv)
+    add_overrides(parser)
+    args = parse_args(parser, argv)
     run = setup_run(load_config(args.config_file, args.opts), training=False)
     try:
         model, class_names, path, label_to_category_id = load_for_test(run.cfg, args.ckpt, device=run.device)

@@ -18,6 +18,7 @@ setup(
         "pycocotools>=2.0.7",
         "tqdm>=4.60",
         "tensorboard>=2.12",
+        "av>=12",  # PyAV: the demo writes H.264 video that browsers play (it ships libx264)
     ],
     extras_require={"dev": ["pytest>=7", "ruff>=0.4"]},
 )

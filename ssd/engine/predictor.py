@@ -34,11 +34,11 @@ import torch
 from torch import Tensor, nn
 from yacs.config import CfgNode
 
-from ..config import load_config, load_config_text, resolve_device
+from ..config import resolve_device
 from ..data.catalog import load_class_names
 from ..data.image_io import read_image
 from ..data.transforms import ResizeTransform
-from ..utils.checkpoint import load_checkpoint, model_state
+from ..utils.checkpoint import checkpoint_config, load_checkpoint, model_state
 from .inference import rescale_boxes
 
 # backend(uint8 Tensor[B, 3, S, S]) -> [{"boxes": Tensor[K, 4] xyxy input pixels, "scores": [K], "labels": [K]}]
@@ -46,7 +46,7 @@ Backend = Callable[[Tensor], Sequence[dict[str, Tensor]]]
 ImageInput = Union[str, "os.PathLike[str]", np.ndarray, Any]  # Any: a PIL.Image.Image
 CHANNELS = ("bgr", "rgb")
 
-__all__ = ["Backend", "Detections", "Predictor", "checkpoint_class_names", "checkpoint_config", "to_rgb"]
+__all__ = ["Backend", "Detections", "Predictor", "checkpoint_class_names", "to_rgb"]
 
 
 @dataclass
@@ -133,21 +133,6 @@ def to_rgb(image: ImageInput, *, channels: str = "bgr") -> tuple[np.ndarray, str
         raise ValueError(f"expected an image [H, W, 3] (or [H, W] / [H, W, 4]), got shape {image.shape}")
     image = image[..., :3]  # drop alpha
     return np.ascontiguousarray(image[..., ::-1] if channels == "bgr" else image), None
-
-
-def checkpoint_config(
-    checkpoint: dict[str, Any], *, source: str, config_file: str | None = None, opts: Sequence[str] = ()
-) -> CfgNode:
-    """The config to run a checkpoint with: ``config_file`` when given (it wins), else the
-    resolved config the checkpoint stores; ``opts`` on top either way.
-
-    Raises ``ValueError`` when neither exists."""
-    if config_file:
-        return load_config(config_file, opts)
-    text = checkpoint.get("config")
-    if not text:
-        raise ValueError(f"{source} stores no config: pass --config-file (config_file=...) describing its model")
-    return load_config_text(text, opts, source=source)
 
 
 def checkpoint_class_names(checkpoint: dict[str, Any], cfg: CfgNode, *, source: str) -> list[str]:

@@ -13,10 +13,13 @@ import logging
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from typing import Any
 
 import torch
+from yacs.config import CfgNode
 
+from ..config import load_config, load_config_text
 from .download import download, is_url
 
 logger = logging.getLogger(__name__)
@@ -128,3 +131,37 @@ def model_state(checkpoint: dict[str, Any], *, source: str) -> dict[str, torch.T
     if all(k.startswith("module.") for k in state):
         state = {k[len("module.") :]: v for k, v in state.items()}
     return state
+
+
+def checkpoint_config(
+    checkpoint: dict[str, Any], *, source: str, config_file: str | None = None, opts: Sequence[str] = ()
+) -> CfgNode:
+    """The config to run a checkpoint with: ``config_file`` when given (it wins), else the
+    resolved config the checkpoint stores; ``opts`` on top either way.
+
+    Raises ``ValueError`` when neither exists."""
+    if config_file:
+        return load_config(config_file, opts)
+    text = checkpoint.get("config")
+    if not text:
+        raise ValueError(f"{source} stores no config: pass --config-file (config_file=...) describing its model")
+    return load_config_text(text, opts, source=source)
+
+
+def checkpoint_conflicts(checkpoint: dict[str, Any], cfg: CfgNode, *, source: str) -> list[str]:
+    """Settings of ``cfg`` that the checkpoint overrules (its class names decide the head), one
+    message each: ``MODEL.NUM_CLASSES`` other than 0 or the checkpoint's count, and a
+    ``DATASETS.CLASSES`` list other than its names."""
+    names = list(checkpoint.get("class_names") or [])
+    if not names:
+        return []
+    messages = []
+    expected = len(names) + 1
+    if cfg.MODEL.NUM_CLASSES not in (0, expected):
+        messages.append(f"MODEL.NUM_CLASSES = {cfg.MODEL.NUM_CLASSES} is ignored: {source} has {len(names)} classes "
+                        f"(+ background = {expected}), and its head decides")
+    declared = [] if isinstance(cfg.DATASETS.CLASSES, str) else list(cfg.DATASETS.CLASSES)
+    is_file = len(declared) == 1 and str(declared[0]).endswith(".txt")  # the one-item list naming a file
+    if declared and not is_file and declared != names:
+        messages.append(f"DATASETS.CLASSES = {declared} is ignored: {source} was trained on {names}")
+    return messages

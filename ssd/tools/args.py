@@ -10,7 +10,8 @@ Usage in a tool::
         add_overrides(parser)
         args = parse_args(parser, argv)   # args.opts: the KEY VALUE list, args.debug
 
-An override key is an upper-case dotted config key (``SOLVER.MAX_ITER``, ``OUTPUT_DIR``); the
+An override key is a dotted config key with an upper-case first part (``SOLVER.MAX_ITER``,
+``OUTPUT_DIR``, ``DATASETS.CATALOG.mine.ROOT``); the
 token after it is its value whatever it looks like (``SEED -1``). Every other token is parsed by
 argparse, so ``--json`` may come before or after the overrides.
 """
@@ -24,7 +25,8 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 
-OVERRIDE_KEY = re.compile(r"^[A-Z][A-Z0-9_]*(?:\.[A-Z0-9_]+)*$")
+# an upper-case section, then any parts (user-declared DATASETS.CATALOG names may be lower-case)
+OVERRIDE_KEY = re.compile(r"^[A-Z][A-Z0-9_]*(?:\.[A-Za-z0-9_]+)*$")
 DEBUG_ENV = "SSD_DEBUG"
 # Mistakes a user can fix (a config key, a data file, a checkpoint, a download): one line, no
 # traceback. ValueError / KeyError carry the config's and the datasets' messages, OSError the

@@ -28,6 +28,7 @@ def _parser():
     (["MODEL.NUM_CLASSES", "5", "--json", "--config-file", "c.yaml"], True, ["MODEL.NUM_CLASSES", "5"]),
     (["--config-file=c.yaml", "SEED", "-1", "OUTPUT_DIR", "--weird"], False, ["SEED", "-1", "OUTPUT_DIR", "--weird"]),
     (["--config-file", "c.yaml", "--", "SOLVER.LR", "0.1"], False, ["SOLVER.LR", "0.1"]),
+    (["DATASETS.CATALOG.mine.ROOT", "/d", "--config-file", "c.yaml"], False, ["DATASETS.CATALOG.mine.ROOT", "/d"]),
 ])
 def test_options_before_or_after_the_overrides(argv, json_flag, opts):
     args = tool_args.parse_args(_parser(), argv)

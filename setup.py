@@ -21,4 +21,6 @@ setup(
         "av>=12",  # PyAV: the demo writes H.264 video that browsers play (it ships libx264)
     ],
     extras_require={"dev": ["pytest>=7", "ruff>=0.4"]},
+    # `ssd train|test|demo|...`: the tools as one command (python -m ssd without installing)
+    entry_points={"console_scripts": ["ssd=ssd.cli:main"]},
 )

@@ -94,7 +94,7 @@ def validate_config(cfg: CN) -> None:
     if cfg.INPUT.IMAGE_SIZE < 32:
         raise ValueError(f"INPUT.IMAGE_SIZE = {cfg.INPUT.IMAGE_SIZE}; expected at least 32 pixels")
 
-    for key in ("CONFIDENCE_THRESHOLD", "NMS_THRESHOLD"):
+    for key in ("CONFIDENCE_THRESHOLD", "NMS_THRESHOLD", "DEMO_SCORE_THRESHOLD"):
         if not 0.0 <= cfg.TEST[key] <= 1.0:
             raise ValueError(f"TEST.{key} = {cfg.TEST[key]}; expected a value in [0, 1]")
     for key in ("TOPK_CANDIDATES", "MAX_PER_IMAGE", "BATCH_SIZE"):

@@ -28,7 +28,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
-import cv2
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -39,6 +38,7 @@ from ..data.catalog import load_class_names
 from ..data.image_io import read_image
 from ..data.transforms import ResizeTransform
 from ..utils.checkpoint import checkpoint_config, load_checkpoint, model_state
+from ..visualization.draw import draw_detections
 from .inference import rescale_boxes
 
 # backend(uint8 Tensor[B, 3, S, S]) -> [{"boxes": Tensor[K, 4] xyxy input pixels, "scores": [K], "labels": [K]}]
@@ -244,29 +244,3 @@ class Predictor:
                 ))
         return results
 
-
-# Until ssd.visualization.draw lands: the demo's drawing, unchanged.
-def _colour(label: int) -> tuple[int, int, int]:
-    # spread hues evenly so neighbouring labels differ
-    hue = (label * 47) % 180
-    bgr = cv2.cvtColor(np.uint8([[[hue, 200, 230]]]), cv2.COLOR_HSV2BGR)[0, 0]
-    return int(bgr[0]), int(bgr[1]), int(bgr[2])
-
-
-def draw_detections(
-    bgr: np.ndarray, *, boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, class_names: Sequence[str]
-) -> np.ndarray:
-    """A copy of ``bgr`` with each box and ``"<class> <score>"`` drawn; label ``l`` is
-    ``class_names[l - 1]``."""
-    out = bgr.copy()
-    thickness = max(1, round(min(out.shape[:2]) / 300))
-    for (x1, y1, x2, y2), score, label in zip(boxes, scores, labels, strict=True):
-        colour = _colour(int(label))
-        p1, p2 = (int(round(x1)), int(round(y1))), (int(round(x2)), int(round(y2)))
-        cv2.rectangle(out, p1, p2, colour, thickness)
-        text = f"{class_names[int(label) - 1]} {float(score):.2f}"
-        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)
-        top = max(p1[1] - th - base, 0)
-        cv2.rectangle(out, (p1[0], top), (p1[0] + tw, top + th + base), colour, -1)
-        cv2.putText(out, text, (p1[0], top + th), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-    return out

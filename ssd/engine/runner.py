@@ -25,6 +25,7 @@ from ..utils import checkpoint as ckpt
 from ..utils.distributed import barrier, get_rank, get_world_size, init_distributed, is_main_process
 from ..utils.env import collect_env, seed_everything
 from ..utils.logger import setup_logger
+from ..visualization.plots import write_eval_plots, write_training_curves
 from .hooks import CheckpointHook, EvalHook, HookBase, LoggingHook
 from .inference import flatten_metrics, gather_detections, run_inference, write_results
 from .scaling import scale_for_world
@@ -134,6 +135,9 @@ def evaluate(
         metrics = evaluator.evaluate()
         if is_main_process():
             write_results(os.path.join(cfg.OUTPUT_DIR, "inference", name), metrics=metrics, detections=detections)
+            write_eval_plots(os.path.join(cfg.OUTPUT_DIR, "inference", name), dataset=dataset, detections=detections,
+                             class_names=dataset.class_names, score_threshold=cfg.TEST.DEMO_SCORE_THRESHOLD,
+                             writer=writer, step=step)
             results[name] = metrics
             if writer is not None and step is not None:
                 for key, value in flatten_metrics(metrics, f"eval/{name}").items():
@@ -213,6 +217,8 @@ def train(
     ])
     try:
         trainer.train()
+        if rank == 0:
+            write_training_curves(cfg.OUTPUT_DIR, writer=writer)
     finally:
         if writer is not None:
             writer.close()

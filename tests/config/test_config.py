@@ -95,6 +95,7 @@ def test_a_config_stored_as_text_loads_with_overrides():
         (["SOLVER.AMP", "fp8"], r"SOLVER.AMP = 'fp8'; expected one of \['off', 'fp16', 'bf16'\]"),
         (["INPUT.PIXEL_MEAN", "[1.0, 2.0]"], r"INPUT.PIXEL_MEAN = \[1.0, 2.0\]"),
         (["TEST.NMS_THRESHOLD", "1.5"], "TEST.NMS_THRESHOLD = 1.5"),
+        (["TEST.DEMO_SCORE_THRESHOLD", "-0.1"], r"TEST.DEMO_SCORE_THRESHOLD = -0.1; expected a value in \[0, 1\]"),
         (["SOLVER.LR_STEPS", "[10, 5]"], r"SOLVER.LR_STEPS = \[10, 5\] must be increasing"),
     ],
 )

@@ -17,11 +17,15 @@ TINY_OPTS = ["MODEL.BACKBONE.WIDTH_MULT", "0.25", "INPUT.IMAGE_SIZE", "96", "MOD
              "MODEL.DEVICE", "cpu", "MODEL.BACKBONE.WEIGHTS", "", "TEST.CONFIDENCE_THRESHOLD", "0.0"]
 
 
-def write_tiny_checkpoint(path: str, *, seed: int = 0, class_names: list[str] = CLASS_NAMES) -> str:
-    """Save ``{"model", "config", "class_names"}`` (what training writes, less the optimizer) to ``path``."""
-    opts = [*TINY_OPTS]
-    opts[opts.index("MODEL.NUM_CLASSES") + 1] = str(len(class_names) + 1)
-    cfg = load_config(CONFIG, opts)
+def write_tiny_checkpoint(
+    path: str, *, seed: int = 0, class_names: list[str] = CLASS_NAMES, config: str = CONFIG, opts: list[str] = ()
+) -> str:
+    """Save ``{"model", "config", "class_names"}`` (what training writes, less the optimizer) to
+    ``path``; the stored config is ``config`` with the tiny settings and ``opts``."""
+    tiny = [*TINY_OPTS]
+    tiny[tiny.index("MODEL.NUM_CLASSES") + 1] = str(len(class_names) + 1)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    cfg = load_config(config, [*tiny, *opts])
     torch.manual_seed(seed)
     model = build_model(cfg, num_classes=len(class_names) + 1)
     torch.save({"model": model.state_dict(), "config": cfg.dump(), "class_names": list(class_names),

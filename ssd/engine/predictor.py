@@ -200,8 +200,9 @@ class Predictor:
 
         checkpoint = load_checkpoint(path_or_url)
         # the checkpoint holds every weight: never fetch the backbone's pretrained ones
+        # ``device`` over the stored config, the caller's MODEL.DEVICE override over ``device``
         cfg = checkpoint_config(checkpoint, source=path_or_url, config_file=config_file,
-                                opts=[*opts, "MODEL.BACKBONE.WEIGHTS", "", "MODEL.DEVICE", device])
+                                opts=["MODEL.DEVICE", device, *opts, "MODEL.BACKBONE.WEIGHTS", ""])
         class_names = checkpoint_class_names(checkpoint, cfg, source=path_or_url)
         if backend == "torch":
             model = build_model(cfg, num_classes=len(class_names) + 1)

@@ -32,9 +32,13 @@ def image_file(tmp_path_factory):
     return str(path), rgb
 
 
-def test_from_checkpoint_builds_the_stored_model(predictor):
+def test_from_checkpoint_builds_the_stored_model(predictor, checkpoint):
     assert predictor.class_names == CLASS_NAMES and predictor.image_size == 96
     assert predictor.device == torch.device("cpu") and not predictor.backend.training
+    # an override of the caller wins over device=; the stored config's size can be overridden too
+    other = Predictor.from_checkpoint(checkpoint, device="cuda:7",
+                                      opts=["MODEL.DEVICE", "cpu", "INPUT.IMAGE_SIZE", "64"])
+    assert other.device == torch.device("cpu") and other.image_size == 64
 
 
 def test_detections_equal_the_model_on_the_test_resize_in_original_pixels(predictor, image_file):

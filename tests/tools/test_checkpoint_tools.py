@@ -78,3 +78,31 @@ def test_an_empty_test_set_list_is_an_error(setup, capsys):
     assert "error: DATASETS.TEST is empty in the config stored in " in capsys.readouterr().err
     with pytest.raises(SystemExit):
         test_tool.main([])  # neither --ckpt nor --config-file
+
+
+@pytest.mark.parametrize("fmt", ["voc", "coco"])
+def test_eval_detections_gives_ap_1_on_the_ground_truth_itself(fmt, tmp_path, capsys):
+    from ssd.config import load_config
+    from ssd.data import build_dataset
+    from ssd.data.synthetic import write_voc
+
+    writer = write_voc if fmt == "voc" else write_coco
+    writer(str(tmp_path / f"synthetic_{fmt}"), train=0, test=3, seed=1,
+           spec=replace(spec_for("easy"), min_side=100, max_side=120))
+    test_set = "synthetic_voc_test" if fmt == "voc" else "synthetic_coco_test"
+    opts = ["DATASETS.ROOT", str(tmp_path), "DATASETS.TEST", f"('{test_set}',)"]
+    dataset = build_dataset(load_config(CONFIG, opts), test_set, is_train=False)
+    mapping = getattr(dataset, "label_to_category_id", None)
+    entries = []
+    for i in range(len(dataset)):
+        ann, info = dataset.get_annotation(i), dataset.get_img_info(i)
+        for (x1, y1, x2, y2), label in zip(ann["boxes"].tolist(), ann["labels"].tolist(), strict=True):
+            entries.append({"image_id": info["image_id"], "category_id": mapping[label] if mapping else label,
+                            "bbox": [x1, y1, x2 - x1, y2 - y1], "score": 1.0})
+    detections, written = tmp_path / "gt.json", tmp_path / "metrics.json"
+    detections.write_text(json.dumps(entries))
+    assert eval_detections.main(["--config-file", CONFIG, "--detections", str(detections), "--output", str(written),
+                                 *opts]) == 0
+    metrics = json.loads(written.read_text())[test_set]
+    flat = json.dumps(metrics)  # as text: holds for the flat metrics and for ssd.evaluation.schema's
+    assert ('"mAP": 1.0' if fmt == "voc" else '"AP": 1.0') in flat, flat

@@ -142,6 +142,7 @@ _C.TEST.BATCH_SIZE = 8  # images per inference batch per process
 _C.TEST.VOC_METRIC = "voc07_11point"  # VOC evaluator: "voc07_11point" or "voc_area"
 _C.TEST.EVALUATOR = "auto"  # "auto" (the dataset's own format), "voc" or "coco" (COCO metrics on any dataset)
 _C.TEST.COCO_BACKEND = "faster_coco_eval"  # COCO metrics: "faster_coco_eval" (C++ COCOeval, ~10x) or "pycocotools"
+_C.TEST.DEMO_SCORE_THRESHOLD = 0.5  # score from which a detection is shown: demo images, the confusion matrix
 
 _C.SEED = 0  # random seed (python, numpy, torch); -1 = nondeterministic
 _C.OUTPUT_DIR = "outputs"  # checkpoints, logs, TensorBoard events and inference results

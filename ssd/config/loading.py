@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import difflib
 import os
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -60,6 +62,61 @@ def load_yaml_with_bases(path: str, _seen: tuple[str, ...] = ()) -> dict[str, An
     return _deep_merge(merged, data)
 
 
+_UNKNOWN_KEY = re.compile(r"Non-existent (?:config )?key: (\S+)")
+
+
+def config_keys(cfg: CN, prefix: str = "") -> list[str]:
+    """Every dotted key of ``cfg``, nodes and leaves (``SOLVER``, ``SOLVER.MAX_ITER``, ...)."""
+    keys = []
+    for name, value in cfg.items():
+        full = prefix + name
+        keys.append(full)
+        if isinstance(value, CN):
+            keys += config_keys(value, full + ".")
+    return keys
+
+
+def unknown_key_message(message: str, cfg: CN) -> str:
+    """yacs' "Non-existent key: X" message with " (did you mean Y?)" when a real key is close."""
+    m = _UNKNOWN_KEY.search(message)
+    if not m:
+        return message
+    key = m.group(1)
+    keys = config_keys(cfg)
+    close = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
+    if not close:  # a typo in one part of a long key: compare the last part within the same parent
+        parent, _, leaf = key.rpartition(".")
+        siblings = [k for k in keys if k.rpartition(".")[0] == parent]
+        close = difflib.get_close_matches(key, siblings, n=1, cutoff=0.4) if parent and leaf else []
+    return f"unknown config key {key}" + (f" (did you mean {close[0]}?)" if close else "")
+
+
+def _merge(cfg: CN, data: dict[str, Any], *, source: str) -> None:
+    data = dict(data)
+    data.pop(BASE_KEY, None)  # resolved by load_yaml_with_bases; a dumped config holds ""
+    try:
+        cfg.merge_from_other_cfg(CN(data))
+    except (KeyError, ValueError, AssertionError) as e:
+        kind = KeyError if isinstance(e, AssertionError) else type(e)
+        text = e.args[0] if e.args else str(e)
+        raise kind(f"config {source}: {unknown_key_message(str(text), cfg)}") from None
+
+
+def _finish(cfg: CN, opts: Sequence[str], *, freeze: bool) -> CN:
+    if opts:
+        if len(opts) % 2:
+            raise ValueError(f"overrides must be KEY VALUE pairs, got an odd count: {list(opts)}")
+        try:
+            cfg.merge_from_list(list(opts))
+        except (KeyError, AssertionError) as e:  # yacs asserts on unknown keys
+            text = e.args[0] if e.args else str(e)
+            raise KeyError(f"command-line override: {unknown_key_message(str(text), cfg)}") from None
+    validate_config(cfg)
+    if freeze:
+        cfg.freeze()
+    return cfg
+
+
 def load_config(
     config_file: str | None = None,
     opts: Sequence[str] = (),
@@ -68,24 +125,25 @@ def load_config(
 ) -> CN:
     """Defaults <- YAML file (with its bases) <- ``KEY VALUE`` overrides, validated and frozen.
 
-    Raises ``KeyError`` for unknown keys and ``ValueError`` for inconsistent values.
+    Raises ``KeyError`` for unknown keys (suggesting the closest real key) and ``ValueError``
+    for inconsistent values.
     """
     cfg = get_cfg()
     if config_file:
-        data = load_yaml_with_bases(config_file)
-        try:
-            cfg.merge_from_other_cfg(CN(data))
-        except (KeyError, ValueError, AssertionError) as e:
-            kind = KeyError if isinstance(e, AssertionError) else type(e)
-            raise kind(f"config {config_file}: {e}") from e
-    if opts:
-        if len(opts) % 2:
-            raise ValueError(f"overrides must be KEY VALUE pairs, got an odd count: {list(opts)}")
-        try:
-            cfg.merge_from_list(list(opts))
-        except AssertionError as e:  # yacs asserts on unknown keys
-            raise KeyError(f"command-line override: {e}") from None
-    validate_config(cfg)
-    if freeze:
-        cfg.freeze()
-    return cfg
+        _merge(cfg, load_yaml_with_bases(config_file), source=config_file)
+    return _finish(cfg, opts, freeze=freeze)
+
+
+def load_config_text(text: str, opts: Sequence[str] = (), *, source: str, freeze: bool = True) -> CN:
+    """Defaults <- a resolved config as YAML text (what a checkpoint stores) <- overrides.
+
+    ``source`` names where the text came from in errors (the checkpoint's path)."""
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        raise ValueError(f"config stored in {source}: invalid YAML: {e}") from e
+    if not isinstance(data, dict):
+        raise ValueError(f"config stored in {source}: expected a mapping, got {type(data).__name__}")
+    cfg = get_cfg()
+    _merge(cfg, data, source=f"stored in {source}")
+    return _finish(cfg, opts, freeze=freeze)

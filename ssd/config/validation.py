@@ -103,7 +103,7 @@ def validate_config(cfg: CN) -> None:
     if cfg.MODEL.BOX_HEAD.CLS_INIT_STD < 0:
         raise ValueError(f"MODEL.BOX_HEAD.CLS_INIT_STD = {cfg.MODEL.BOX_HEAD.CLS_INIT_STD}; expected >= 0 (0 = INIT)")
 
-    for key in ("CONFIDENCE_THRESHOLD", "NMS_THRESHOLD"):
+    for key in ("CONFIDENCE_THRESHOLD", "NMS_THRESHOLD", "DEMO_SCORE_THRESHOLD"):
         if not 0.0 <= cfg.TEST[key] <= 1.0:
             raise ValueError(f"TEST.{key} = {cfg.TEST[key]}; expected a value in [0, 1]")
     for key in ("TOPK_CANDIDATES", "MAX_PER_IMAGE", "BATCH_SIZE"):

@@ -26,6 +26,7 @@ from ..utils import checkpoint as ckpt
 from ..utils.distributed import barrier, get_rank, get_world_size, init_distributed, is_main_process
 from ..utils.env import collect_env, seed_everything
 from ..utils.logger import setup_logger
+from ..visualization.plots import write_eval_plots, write_training_curves
 from .hooks import CheckpointHook, EvalHook, HookBase, LoggingHook
 from .inference import gather_detections, run_inference
 from .scaling import scale_for_world
@@ -194,6 +195,9 @@ def evaluate(
             on_dataset(evaluation)
         if is_main_process():
             results[evaluation.name] = evaluation.result
+            write_eval_plots(evaluation.output_dir, dataset=evaluation.dataset, detections=evaluation.detections,
+                             class_names=evaluation.dataset.class_names, score_threshold=cfg.TEST.DEMO_SCORE_THRESHOLD,
+                             writer=writer, step=step)
             if writer is not None and step is not None:
                 for key, value in scalars(evaluation.result, f"eval/{evaluation.name}").items():
                     writer.add_scalar(key, value, step)
@@ -235,7 +239,7 @@ def train(
         logger.info("resumed from %s at iteration %d (lr %.6g)", last, trainer.start_iter,
                     optimizer.param_groups[0]["lr"])
     elif cfg.MODEL.WEIGHTS:
-        weights = ckpt.load_checkpoint(cfg.MODEL.WEIGHTS)
+        weights = ckpt.load_checkpoint(cfg.MODEL.WEIGHTS, option="MODEL.WEIGHTS")
         unwrap(model).load_state_dict(ckpt.model_state(weights, source=cfg.MODEL.WEIGHTS))
         logger.info("initialised the model from MODEL.WEIGHTS = %s", cfg.MODEL.WEIGHTS)
     if trainer.start_iter >= s.MAX_ITER:
@@ -271,6 +275,8 @@ def train(
     ])
     try:
         trainer.train()
+        if rank == 0:
+            write_training_curves(cfg.OUTPUT_DIR, writer=writer)
     finally:
         if writer is not None:
             writer.close()

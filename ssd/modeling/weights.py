@@ -1,8 +1,8 @@
 """Pretrained backbone weights: a torchvision weights name, a URL or a local path.
 
 - ``"VGG16_Weights.IMAGENET1K_FEATURES"``: resolved with ``torchvision.models.get_weight``;
-- ``"https://..."`` / ``"file://..."``: downloaded once into the torch hub cache (``$TORCH_HOME``),
-  hash-checked when the file name carries one (``name-<sha256 prefix>.pth``, torch hub's rule);
+- ``"https://..."`` / ``"file://..."``: downloaded once through :func:`ssd.utils.download.download`
+  (torch hub cache, hash-checked when the file name carries one: ``name-<sha256 prefix>.pth``);
 - anything else: a local file.
 
 Always loaded with ``weights_only=True``. Missing and unexpected keys are logged, never silent.
@@ -17,33 +17,24 @@ import torch
 from torch import Tensor, nn
 from torchvision.models import get_weight
 
+from ..utils.download import download, is_url
+
 logger = logging.getLogger(__name__)
 
 
-def _is_url(spec: str) -> bool:
-    return spec.split("://", 1)[0] in ("http", "https", "file") and "://" in spec
+def fetch_state_dict(spec: str, *, option: str = "MODEL.BACKBONE.WEIGHTS") -> dict[str, Tensor]:
+    """Load a state dict from a torchvision weights name, a URL or a path (see module doc).
 
-
-def fetch_state_dict(spec: str) -> dict[str, Tensor]:
-    """Load a state dict from a torchvision weights name, a URL or a path (see module doc)."""
-    if not _is_url(spec) and not os.path.exists(spec) and "_Weights." in spec:
+    ``option`` names where the user gave ``spec``, for the offline message of a URL."""
+    if not is_url(spec) and not os.path.exists(spec) and "_Weights." in spec:
         try:
             spec = get_weight(spec).url
         except (ValueError, KeyError, AttributeError) as e:
             raise ValueError(f"unknown torchvision weights name {spec!r}: {e}") from e
-    if _is_url(spec):
+    path = download(spec, option=option) if is_url(spec) else spec
+    if os.path.isfile(path):
         try:
-            state = torch.hub.load_state_dict_from_url(
-                spec, map_location="cpu", check_hash=True, weights_only=True, progress=True
-            )
-        except OSError as e:  # URLError is an OSError
-            raise RuntimeError(
-                f"cannot download weights {spec}: {e}. Without internet access, download the file "
-                "elsewhere and set MODEL.BACKBONE.WEIGHTS to its local path (or to \"\" for none)"
-            ) from e
-    elif os.path.isfile(spec):
-        try:
-            state = torch.load(spec, map_location="cpu", weights_only=True)
+            state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:  # noqa: BLE001 - name the file whatever went wrong
             raise ValueError(f"cannot load weights from {spec}: {e}") from e
     else:

@@ -12,8 +12,10 @@ import argparse
 import logging
 
 from ssd.data.synthetic import DIFFICULTIES, spec_for, write_coco, write_demo_images, write_voc
+from ssd.tools.args import entry_point, parse_args
 
 
+@entry_point
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -31,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clutter", type=int, help="background distractor strokes per image")
     parser.add_argument("--demo", type=int, default=0, help="also write this many demo JPEGs")
     parser.add_argument("--demo-out", default="demo", help="folder of the demo images")
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if not args.out and not args.demo:
         parser.error("nothing to do: give --out and/or --demo N")

@@ -20,6 +20,7 @@ import sys
 import time
 
 from ssd.data.synthetic import spec_for, write_coco, write_demo_images
+from ssd.tools.args import add_overrides, entry_point, parse_args
 
 # the repository root: the quickstart runs there, with its relative paths
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -53,11 +54,12 @@ def ensure_demo_images() -> None:
         write_demo_images("demo", count=DEMO_IMAGES, seed=0, spec=spec_for("easy", **QUICKSTART_SPEC))
 
 
+@entry_point
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config-file", default=os.path.join("configs", "quickstart_ssdlite320_mnv3.yaml"))
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides for training and testing")
-    args = parser.parse_args(argv)
+    add_overrides(parser)
+    args = parse_args(parser, argv)
     os.chdir(ROOT)
     start = time.perf_counter()
 

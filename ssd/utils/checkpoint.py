@@ -13,11 +13,14 @@ import logging
 import os
 import re
 import tempfile
-import urllib.parse
+from collections.abc import Sequence
 from typing import Any
 
 import torch
+from yacs.config import CfgNode
 
+from ..config import load_config, load_config_text
+from .download import download, is_url
 from .state_dict import strip_prefix
 
 logger = logging.getLogger(__name__)
@@ -94,36 +97,23 @@ def last_checkpoint(directory: str) -> str | None:
     return found[-1] if found else None
 
 
-def is_url(path: str) -> bool:
-    return urllib.parse.urlparse(path).scheme in ("http", "https", "file", "ftp")
+def resolve_path(path_or_url: str, *, cache_dir: str | None = None, option: str = "--ckpt") -> str:
+    """A local file for ``path_or_url``; URLs go through :func:`ssd.utils.download.download` (cached
+    by the whole URL, hash-checked when the file name carries one)."""
+    if is_url(path_or_url):
+        return download(path_or_url, cache_dir=cache_dir, option=option)
+    if not os.path.isfile(path_or_url):
+        raise FileNotFoundError(f"checkpoint not found: {path_or_url}")
+    return path_or_url
 
 
-def default_cache_dir() -> str:
-    return os.path.join(torch.hub.get_dir(), "checkpoints")
-
-
-def resolve_path(path_or_url: str, *, cache_dir: str | None = None) -> str:
-    """A local file for ``path_or_url``; URLs are downloaded once into ``cache_dir``."""
-    if not is_url(path_or_url):
-        if not os.path.isfile(path_or_url):
-            raise FileNotFoundError(f"checkpoint not found: {path_or_url}")
-        return path_or_url
-    cache_dir = cache_dir or default_cache_dir()
-    name = os.path.basename(urllib.parse.urlparse(path_or_url).path) or "checkpoint.pth"
-    cached = os.path.join(cache_dir, name)
-    if not os.path.isfile(cached):
-        os.makedirs(cache_dir, exist_ok=True)
-        logger.info("downloading %s to %s", path_or_url, cached)
-        torch.hub.download_url_to_file(path_or_url, cached, progress=False)
-    return cached
-
-
-def load_checkpoint(path_or_url: str, *, cache_dir: str | None = None) -> dict[str, Any]:
+def load_checkpoint(path_or_url: str, *, cache_dir: str | None = None, option: str = "--ckpt") -> dict[str, Any]:
     """Read a checkpoint (or a bare model state dict) with ``weights_only=True`` on the CPU.
 
+    ``option`` names where the user gave ``path_or_url`` (for the offline message of a URL).
     Raises ``ValueError`` naming the file when it is not a torch file or not a dict.
     """
-    path = resolve_path(path_or_url, cache_dir=cache_dir)
+    path = resolve_path(path_or_url, cache_dir=cache_dir, option=option)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # the weights-only unpickler raises many types on foreign files
@@ -139,3 +129,37 @@ def model_state(checkpoint: dict[str, Any], *, source: str) -> dict[str, torch.T
     if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{source} holds no model weights: expected a 'model' state dict of tensors")
     return strip_prefix(state)  # weights saved from a DistributedDataParallel wrapper carry "module."
+
+
+def checkpoint_config(
+    checkpoint: dict[str, Any], *, source: str, config_file: str | None = None, opts: Sequence[str] = ()
+) -> CfgNode:
+    """The config to run a checkpoint with: ``config_file`` when given (it wins), else the
+    resolved config the checkpoint stores; ``opts`` on top either way.
+
+    Raises ``ValueError`` when neither exists."""
+    if config_file:
+        return load_config(config_file, opts)
+    text = checkpoint.get("config")
+    if not text:
+        raise ValueError(f"{source} stores no config: pass --config-file (config_file=...) describing its model")
+    return load_config_text(text, opts, source=source)
+
+
+def checkpoint_conflicts(checkpoint: dict[str, Any], cfg: CfgNode, *, source: str) -> list[str]:
+    """Settings of ``cfg`` that the checkpoint overrules (its class names decide the head), one
+    message each: ``MODEL.NUM_CLASSES`` other than 0 or the checkpoint's count, and a
+    ``DATASETS.CLASSES`` list other than its names."""
+    names = list(checkpoint.get("class_names") or [])
+    if not names:
+        return []
+    messages = []
+    expected = len(names) + 1
+    if cfg.MODEL.NUM_CLASSES not in (0, expected):
+        messages.append(f"MODEL.NUM_CLASSES = {cfg.MODEL.NUM_CLASSES} is ignored: {source} has {len(names)} classes "
+                        f"(+ background = {expected}), and its head decides")
+    declared = [] if isinstance(cfg.DATASETS.CLASSES, str) else list(cfg.DATASETS.CLASSES)
+    is_file = len(declared) == 1 and str(declared[0]).endswith(".txt")  # the one-item list naming a file
+    if declared and not is_file and declared != names:
+        messages.append(f"DATASETS.CLASSES = {declared} is ignored: {source} was trained on {names}")
+    return messages

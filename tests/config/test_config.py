@@ -4,7 +4,7 @@ import pytest
 import torch
 from yacs.config import CfgNode
 
-from ssd.config import get_cfg, load_config, resolve_device
+from ssd.config import get_cfg, load_config, load_config_text, resolve_device
 
 
 def _write(tmp_path, name, text):
@@ -57,6 +57,33 @@ def test_unknown_key_names_the_file(tmp_path):
         load_config(None, ["SOLVER.NOPE", "1"])
 
 
+@pytest.mark.parametrize("key, suggestion", [
+    ("SOLVER.MAX_ITERS", "SOLVER.MAX_ITER"), ("SOLVR.LR", "SOLVER.LR"),
+    ("MODEL.BACKBONE.WIGHTS", "MODEL.BACKBONE.WEIGHTS"), ("INPUT.IMAGESIZE", "INPUT.IMAGE_SIZE"),
+])
+def test_unknown_keys_suggest_the_closest_real_key(key, suggestion):
+    with pytest.raises(KeyError) as err:
+        load_config(None, [key, "1"])
+    assert err.value.args[0] == f"command-line override: unknown config key {key} (did you mean {suggestion}?)"
+    with pytest.raises(KeyError) as err:
+        load_config(None, ["NOTHING.LIKE_THIS_AT_ALL", "1"])
+    assert "did you mean" not in err.value.args[0]
+
+
+def test_unknown_key_in_a_file_suggests_too(tmp_path):
+    bad = _write(tmp_path, "bad.yaml", "SOLVER:\n  MAX_ITERS: 1\n")
+    with pytest.raises(KeyError, match=r"bad.yaml: unknown config key SOLVER.MAX_ITERS \(did you mean SOLVER.MAX_ITER"):
+        load_config(bad)
+
+
+def test_a_config_stored_as_text_loads_with_overrides():
+    text = load_config(None, ["SOLVER.MAX_ITER", "7"]).dump()
+    cfg = load_config_text(text, ["SOLVER.LR", "0.5"], source="model.pth")
+    assert (cfg.SOLVER.MAX_ITER, cfg.SOLVER.LR) == (7, 0.5)
+    with pytest.raises(KeyError, match="config stored in model.pth: unknown config key SOLVER.MAX_ITERS"):
+        load_config_text("SOLVER:\n  MAX_ITERS: 3\n", source="model.pth")
+
+
 @pytest.mark.parametrize(
     "opts, message",
     [
@@ -68,6 +95,7 @@ def test_unknown_key_names_the_file(tmp_path):
         (["SOLVER.AMP", "fp8"], r"SOLVER.AMP = 'fp8'; expected one of \['off', 'fp16', 'bf16'\]"),
         (["INPUT.PIXEL_MEAN", "[1.0, 2.0]"], r"INPUT.PIXEL_MEAN = \[1.0, 2.0\]"),
         (["TEST.NMS_THRESHOLD", "1.5"], "TEST.NMS_THRESHOLD = 1.5"),
+        (["TEST.DEMO_SCORE_THRESHOLD", "-0.1"], r"TEST.DEMO_SCORE_THRESHOLD = -0.1; expected a value in \[0, 1\]"),
         (["SOLVER.LR_STEPS", "[10, 5]"], r"SOLVER.LR_STEPS = \[10, 5\] must be increasing"),
     ],
 )

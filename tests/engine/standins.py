@@ -70,6 +70,9 @@ class StandInTestSet:
     def __len__(self):
         return len(self.boxes)
 
+    def get_img_info(self, i):
+        return {"image_id": i, "height": IMAGE_SIZE, "width": IMAGE_SIZE, "file_name": f"{i}.jpg"}
+
     def get_annotation(self, i):
         import numpy as np
 

@@ -8,6 +8,7 @@ from torchvision.models import mobilenet_v3_large, vgg16
 from ssd.modeling.backbone.mobilenet_v3 import MobileNetV3Backbone
 from ssd.modeling.backbone.vgg import VGG16Backbone
 from ssd.modeling.weights import fetch_state_dict, load_backbone_weights
+from ssd.utils.download import DownloadError
 
 
 @pytest.fixture
@@ -72,5 +73,5 @@ def test_bad_specs_are_clear(tmp_path):
 def test_url_whose_name_carries_a_hash_is_checked(tmp_path, hub_dir):
     path = tmp_path / "weights-deadbeef.pth"  # torch hub's rule: name-<sha256 prefix>.pth
     torch.save({"a": torch.zeros(1)}, path)
-    with pytest.raises(RuntimeError, match='invalid hash value \\(expected "deadbeef"'):
+    with pytest.raises(DownloadError, match='invalid hash value \\(expected "deadbeef"'):
         fetch_state_dict(path.as_uri())

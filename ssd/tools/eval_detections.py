@@ -27,6 +27,7 @@ import torch
 from ssd.config import load_config
 from ssd.data import build_dataset
 from ssd.evaluation import build_evaluator
+from ssd.evaluation.schema import json_safe
 from ssd.tools.args import add_overrides, entry_point, parse_args
 from ssd.tools.test import summary
 
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         print(summary(name, results[name]))
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:
-            json.dump(results, f, indent=2)
+            json.dump(json_safe(results), f, indent=2)  # NaN (no objects of a size) as null, as metrics.json
     return 0
 
 

@@ -31,7 +31,7 @@ def ssd_logs(monkeypatch):
 def test_test_tool_from_the_checkpoint_alone_and_eval_detections_agree(setup, tmp_path, capsys):
     out = tmp_path / "out"
     assert test_tool.main(["--ckpt", setup["ckpt"], *setup["data"], "OUTPUT_DIR", str(out)]) == 0
-    assert "synthetic_coco_test (COCO)" in capsys.readouterr().out
+    assert "synthetic_coco_test: AP = " in capsys.readouterr().out
     result_dir = out / "inference" / "synthetic_coco_test"
     expected = json.loads((result_dir / "metrics.json").read_text())
     written = tmp_path / "metrics.json"
@@ -40,7 +40,7 @@ def test_test_tool_from_the_checkpoint_alone_and_eval_detections_agree(setup, tm
     # compared as text: NaN (no objects of a size) equals itself there
     assert json.dumps(json.loads(written.read_text()), sort_keys=True) == json.dumps(
         {"synthetic_coco_test": expected}, sort_keys=True)
-    assert "synthetic_coco_test (COCO)" in capsys.readouterr().out
+    assert "synthetic_coco_test: AP = " in capsys.readouterr().out
 
 
 def test_eval_detections_drops_unknown_ids_with_a_warning(setup, tmp_path, caplog):

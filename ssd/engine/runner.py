@@ -114,7 +114,7 @@ def evaluate(
     for name in cfg.DATASETS.TEST:
         loader = builders["test_loader"](cfg, name, rank=rank, world_size=world_size)
         dataset = loader.dataset
-        own_layout = label_to_category_id is not None and hasattr(dataset, "coco")
+        own_layout = label_to_category_id is not None and getattr(dataset, "label_to_category_id", None) is not None
         if own_layout:
             missing = sorted(set(dataset.label_to_category_id.values()) - set(label_to_category_id.values()))
             if missing:

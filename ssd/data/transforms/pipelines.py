@@ -1,5 +1,10 @@
 """Training and test pipelines: RGB uint8 ``[H, W, 3]`` + boxes -> network input ``Tensor[3, S, S]``.
 
+Every training pipeline registered in :data:`TRAIN_PIPELINES` is built with the same keyword
+arguments, ``cls(size=S, pixel_mean=[r, g, b] in 0-255, random_interpolation=bool)`` (a pipeline
+that has no use for one accepts and ignores it), so the builder never branches on the name and
+adding a pipeline touches this file only.
+
 Every pipeline is called as ``pipeline(image, boxes, labels, rng=rng)`` with boxes float32
 ``[N, 4]`` xyxy in original pixels and labels int64 ``[N]``; it returns ``(image Tensor[3, S, S],
 boxes float32 Tensor[M, 4] xyxy in pixels of the S x S input, labels int64 Tensor[M])``. All
@@ -51,6 +56,11 @@ def _outputs(image: np.ndarray, boxes: np.ndarray, labels: np.ndarray) -> Output
         torch.from_numpy(np.ascontiguousarray(boxes[keep], dtype=np.float32)),
         torch.from_numpy(np.ascontiguousarray(labels[keep], dtype=np.int64)),
     )
+
+
+def _interpolation(rng: np.random.Generator, random: bool) -> int:
+    """One of :data:`RANDOM_INTERPOLATIONS` drawn uniformly when ``random``, else bilinear (no draw)."""
+    return RANDOM_INTERPOLATIONS[int(rng.integers(len(RANDOM_INTERPOLATIONS)))] if random else cv2.INTER_LINEAR
 
 
 def _flip_boxes(boxes: np.ndarray, width: float) -> np.ndarray:
@@ -121,11 +131,7 @@ class CaffeTrainTransform:
         out_boxes = crop_boxes(canvas_boxes, plan.crop) * np.array([sx, sy, sx, sy], dtype=np.float32)
         out_labels = labels[keep]
         flip = rng.random() < self.flip_prob
-        interp = (
-            RANDOM_INTERPOLATIONS[int(rng.integers(len(RANDOM_INTERPOLATIONS)))]
-            if self.random_interpolation
-            else cv2.INTER_LINEAR
-        )
+        interp = _interpolation(rng, self.random_interpolation)
 
         # The image occupies [left, left + w) x [top, top + h) of the canvas; paste its crop part.
         ix1, iy1 = max(x1, exp.left), max(y1, exp.top)
@@ -156,9 +162,10 @@ class LufficcTrainTransform:
     clipped, as in the original); mean subtraction is the model's job here.
     """
 
-    def __init__(self, *, size: int, pixel_mean: Sequence[float]) -> None:
+    def __init__(self, *, size: int, pixel_mean: Sequence[float], random_interpolation: bool = False) -> None:
         self.size = size
         self.mean = np.asarray(pixel_mean, dtype=np.float32)
+        self.random_interpolation = random_interpolation  # lufficc itself: always bilinear
 
     def __call__(self, image: np.ndarray, boxes: np.ndarray, labels: np.ndarray, *, rng: np.random.Generator) -> Output:
         img = apply_lufficc_distortion(image, rng)
@@ -179,7 +186,7 @@ class LufficcTrainTransform:
             img = img[int(rect[1]) : int(rect[3]), int(rect[0]) : int(rect[2])]
             boxes, labels = crop_boxes(boxes[mask], rect), labels[mask]
             h, w = img.shape[:2]
-        out = cv2.resize(img, (self.size, self.size))
+        out = cv2.resize(img, (self.size, self.size), interpolation=_interpolation(rng, self.random_interpolation))
         boxes = boxes * np.array([self.size / w, self.size / h] * 2, dtype=np.float32)
         if rng.random() < 0.5:  # mirroring after the resize equals mirroring before it, and is cheaper
             out, boxes = np.ascontiguousarray(out[:, ::-1]), _flip_boxes(boxes, self.size)
@@ -191,8 +198,8 @@ class SSDLiteTrainTransform:
     """torchvision's SSDLite recipe (references/detection/presets.py "ssdlite"): RandomIoUCrop and
     horizontal flip (p 0.5) only, then the resize to ``size`` its model does internally. uint8."""
 
-    def __init__(self, *, size: int, random_interpolation: bool = False) -> None:
-        self.size = size
+    def __init__(self, *, size: int, pixel_mean: Sequence[float], random_interpolation: bool = False) -> None:
+        self.size = size  # pixel_mean is unused: this recipe has no expand canvas to fill
         self.random_interpolation = random_interpolation
 
     def __call__(self, image: np.ndarray, boxes: np.ndarray, labels: np.ndarray, *, rng: np.random.Generator) -> Output:
@@ -203,11 +210,7 @@ class SSDLiteTrainTransform:
             image = image[int(rect[1]) : int(rect[3]), int(rect[0]) : int(rect[2])]
             boxes, labels = crop_boxes(boxes[mask], rect), labels[mask]
             h, w = image.shape[:2]
-        interp = (
-            RANDOM_INTERPOLATIONS[int(rng.integers(len(RANDOM_INTERPOLATIONS)))]
-            if self.random_interpolation
-            else cv2.INTER_LINEAR
-        )
+        interp = _interpolation(rng, self.random_interpolation)
         out = cv2.resize(image, (self.size, self.size), interpolation=interp)
         boxes = boxes * np.array([self.size / w, self.size / h] * 2, dtype=np.float32)
         if rng.random() < 0.5:

@@ -12,10 +12,11 @@ with one name per line, or a YOLO ``data.yaml`` (its ``names``); background excl
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from . import datasets as _datasets  # noqa: F401  (imported for its side effect: registers the formats)
+from .class_names import load_class_names  # noqa: F401  (re-exported: ssd.data.catalog.load_class_names)
 from .formats import FORMATS
 
 # Entries follow the layouts of lufficc/SSD (README "Setting up datasets") so its users'
@@ -134,26 +135,3 @@ def resolve_dataset(name: str, *, catalog: Mapping, data_root: str) -> DatasetSp
     elif classes is not None:
         classes = tuple(str(c) for c in classes)
     return DatasetSpec(name=name, format=fmt, paths=paths, classes=classes or None)
-
-
-def load_class_names(spec: Sequence[str] | str) -> list[str]:
-    """Class names from a list, a path to a text file (one name per line), or a one-item list of such a path.
-
-    Raises ``ValueError`` for duplicates or an empty list, ``FileNotFoundError`` for a missing file.
-    """
-    if not isinstance(spec, str) and len(spec) == 1 and str(spec[0]).endswith(".txt"):
-        spec = str(spec[0])
-    if isinstance(spec, str):
-        if not os.path.isfile(spec):
-            raise FileNotFoundError(f"class list file not found: {spec}")
-        with open(spec, encoding="utf-8") as f:
-            names = [line.strip() for line in f if line.strip() and not line.lstrip().startswith("#")]
-        source = spec
-    else:
-        names, source = [str(n) for n in spec], "the class list"
-    if not names:
-        raise ValueError(f"{source}: no class names")
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise ValueError(f"{source}: duplicate class names {duplicates} in {names}")
-    return names

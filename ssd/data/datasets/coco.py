@@ -157,6 +157,43 @@ def coco_from_dict(data: dict) -> COCO:
     return coco
 
 
+def coco_dict_from_records(
+    records: Sequence[ImageRecord],
+    class_names: Sequence[str],
+    *,
+    category_ids: Mapping[int, int] | None = None,
+    image_root: str | None = None,
+) -> dict:
+    """A COCO instances dict of parsed records (the inverse of reading one).
+
+    ``category_ids`` maps label -> category id (default: the label itself); a difficult (VOC) or
+    crowd object becomes ``iscrowd: 1``, the COCO region that neither counts as a miss nor penalises
+    a detection. Integer ``image_id`` are kept, other ids (VOC's strings) become ``1..N``.
+    ``file_name`` is relative to ``image_root`` (default: the file's base name). Boxes xyxy -> xywh.
+    """
+    category_ids = dict(category_ids or {i: i for i in range(1, len(class_names) + 1)})
+    categories = [{"id": int(category_ids[i]), "name": str(n)} for i, n in enumerate(class_names, start=1)]
+    int_ids = all(isinstance(r.image_id, (int, np.integer)) for r in records)
+    images, annotations = [], []
+    for k, r in enumerate(records):
+        image_id = int(r.image_id) if int_ids else k + 1
+        name = os.path.relpath(r.path, image_root) if image_root else os.path.basename(r.path)
+        images.append({"id": image_id, "file_name": name.replace(os.sep, "/"), "height": r.height, "width": r.width})
+        for box, label, difficult in zip(r.boxes.tolist(), r.labels.tolist(), r.difficult.tolist(), strict=True):
+            w, h = box[2] - box[0], box[3] - box[1]
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": image_id,
+                    "category_id": int(category_ids[label]),
+                    "bbox": [box[0], box[1], w, h],
+                    "area": w * h,
+                    "iscrowd": int(difficult),
+                }
+            )
+    return {"images": images, "annotations": annotations, "categories": categories}
+
+
 def coco_category_names(annotation_file: str) -> list[str]:
     """Category names of a COCO file sorted by category id (the default label order), images unread."""
     return [c["name"] for c in sorted(_categories(_read_json(annotation_file), annotation_file), key=lambda c: c["id"])]

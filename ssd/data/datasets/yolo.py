@@ -12,7 +12,7 @@ replaced by ``labels`` (``data/images/train`` -> ``data/labels/train``), or the 
 when its path has no ``images`` component (darknet: ``a.jpg`` beside ``a.txt``). An image without a
 label file, or with an empty one, is a background image (Ultralytics' convention). Class names come
 from ``CLASSES`` or, by default, from a ``data.yaml`` / ``dataset.yaml`` (``names``) or a
-``classes.txt`` / ``obj.names`` found in the image folder's parent or grandparent.
+``classes.txt`` / ``obj.names`` found in the image folder, its parent or its grandparent.
 
 Image ids are ``1..N`` in file-name order. The dataset also carries ``coco``, its ground truth as
 an in-memory pycocotools COCO with category id = label = class + 1, so TEST.EVALUATOR ``auto``
@@ -50,9 +50,9 @@ def default_labels_dir(images: str) -> str:
 
 
 def find_class_file(images: str) -> str | None:
-    """The first of :data:`CLASS_FILES` in the image folder's parent, then its grandparent."""
+    """The first of :data:`CLASS_FILES` in the image folder, its parent, then its grandparent."""
     parent = os.path.dirname(os.path.normpath(images))
-    for folder in (parent, os.path.dirname(parent)):
+    for folder in (images, parent, os.path.dirname(parent)):
         for name in CLASS_FILES:
             path = os.path.join(folder, name)
             if os.path.isfile(path):
@@ -67,7 +67,7 @@ def yolo_class_names(images: str) -> list[str]:
         parent = os.path.dirname(os.path.normpath(images))
         raise FileNotFoundError(
             f"YOLO dataset {images}: no class names; set CLASSES (a list, a names file or a data.yaml) or put "
-            f"one of {list(CLASS_FILES)} in {parent} or {os.path.dirname(parent)}"
+            f"one of {list(CLASS_FILES)} in {images}, {parent} or {os.path.dirname(parent)}"
         )
     return load_class_names(path)
 

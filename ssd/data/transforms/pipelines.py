@@ -29,6 +29,7 @@ from .geometry import (
     sample_torchvision_iou_crop,
 )
 from .photometric import apply_caffe_distortion, apply_lufficc_distortion, draw_caffe_distortion
+from .resample import resample_crop
 
 TRAIN_PIPELINES = Registry("augmentation")  # INPUT.AUGMENTATION chooses one
 
@@ -93,10 +94,14 @@ class CaffeTrainTransform:
     canvas), a batch-sampled crop of the expanded canvas (:func:`.geometry.sample_caffe_crop`),
     boxes kept when their centre is in the crop then clipped, resize to ``size``, flip (p 0.5).
 
-    The expanded canvas is never built: only the part of the image inside the crop is resized
-    straight into its place in the output, and the distortion is applied to that resized patch
-    (it is pointwise, so it commutes with the geometry; only interpolation at patch edges differs
-    from Caffe's order, and the mean fill stays undistorted as in Caffe).
+    The expanded canvas is never built: the part of the image inside the crop is resampled straight
+    to its exact sub-pixel place in the output (:func:`.resample.resample_crop`; the geometry equals
+    expand-then-crop-then-resize up to interpolation rounding), and the distortion is applied to
+    that resized part afterwards, on fewer pixels than the source has, which is where the speed
+    comes from. The mean fill stays undistorted, as in Caffe. Distorting after the resize is *not*
+    exactly Caffe's order: the ops are per-pixel but nonlinear (saturation, the HSV round trip), so
+    they do not commute with interpolation; the difference is measured in
+    ``tests/data/test_caffe_exactness.py`` (mean about 0.2 grey levels).
     """
 
     def __init__(
@@ -110,8 +115,7 @@ class CaffeTrainTransform:
         flip_prob: float = 0.5,
     ) -> None:
         self.size = size
-        fill = np.clip(np.rint(np.asarray(pixel_mean, dtype=np.float64)), 0, 255).astype(np.uint8)
-        self.canvas = np.ascontiguousarray(np.broadcast_to(fill, (size, size, 3)))  # copied per image
+        self.fill = np.clip(np.rint(np.asarray(pixel_mean, dtype=np.float64)), 0, 255).astype(np.uint8)
         self.random_interpolation = random_interpolation
         self.max_expand_ratio = max_expand_ratio
         self.samplers = samplers
@@ -133,21 +137,12 @@ class CaffeTrainTransform:
         flip = rng.random() < self.flip_prob
         interp = _interpolation(rng, self.random_interpolation)
 
-        # The image occupies [left, left + w) x [top, top + h) of the canvas; paste its crop part.
-        ix1, iy1 = max(x1, exp.left), max(y1, exp.top)
-        ix2, iy2 = min(x2, exp.left + w), min(y2, exp.top + h)
-        dx1, dx2 = round((ix1 - x1) * sx), round((ix2 - x1) * sx)
-        dy1, dy2 = round((iy1 - y1) * sy), round((iy2 - y1) * sy)
-        if dx2 > dx1 and dy2 > dy1:
-            full = dx1 == 0 and dy1 == 0 and dx2 == s and dy2 == s
-            out = np.empty((s, s, 3), dtype=np.uint8) if full else self.canvas.copy()
-            src = image[iy1 - exp.top : iy2 - exp.top, ix1 - exp.left : ix2 - exp.left]
-            patch = apply_caffe_distortion(cv2.resize(src, (dx2 - dx1, dy2 - dy1), interpolation=interp), distortion)
-            if flip:
-                patch, dx1, dx2 = patch[:, ::-1], s - dx2, s - dx1
-            out[dy1:dy2, dx1:dx2] = patch
-        else:
-            out = self.canvas.copy()
+        out, slot = resample_crop(
+            image, expansion=exp, crop=(x1, y1, x2, y2), size=s, fill=self.fill, interpolation=interp, flip=flip
+        )
+        if slot is not None:  # distort the image part only: the mean fill stays as Caffe leaves it
+            ox1, oy1, ox2, oy2 = slot
+            out[oy1:oy2, ox1:ox2] = apply_caffe_distortion(out[oy1:oy2, ox1:ox2], distortion)
         if flip:
             out_boxes = _flip_boxes(out_boxes, s)
         return _outputs(out, out_boxes, out_labels)

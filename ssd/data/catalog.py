@@ -79,6 +79,8 @@ BUILTIN_DATASETS: dict[str, dict] = {
         "IMAGES": "synthetic_coco/test",
         "ANNOTATIONS": "synthetic_coco/annotations/instances_test.json",
     },
+    "synthetic_yolo_train": {"FORMAT": "yolo", "IMAGES": "synthetic_yolo/images/train"},
+    "synthetic_yolo_val": {"FORMAT": "yolo", "IMAGES": "synthetic_yolo/images/val"},
 }
 
 

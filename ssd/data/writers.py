@@ -29,7 +29,14 @@ from .datasets import ImageRecord, coco_dict_from_records
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["voc_xml", "write_coco_dataset", "write_voc_dataset", "write_yolo_dataset"]
+__all__ = [
+    "voc_xml",
+    "write_coco_dataset",
+    "write_voc_dataset",
+    "write_yolo_data_yaml",
+    "write_yolo_dataset",
+    "yolo_label_lines",
+]
 
 
 def _place_image(src: str, dst: str) -> None:
@@ -140,6 +147,30 @@ def write_voc_dataset(
     return split_file
 
 
+def yolo_label_lines(boxes, labels, *, width: int, height: int) -> list[str]:
+    """YOLO label lines ``"class cx cy w h\\n"`` (class = label - 1, normalised, 6 decimals) of xyxy pixel boxes."""
+    lines = []
+    for box, label in zip(boxes.tolist(), labels.tolist(), strict=True):
+        cx, cy = (box[0] + box[2]) / 2 / width, (box[1] + box[3]) / 2 / height
+        w, h = (box[2] - box[0]) / width, (box[3] - box[1]) / height
+        lines.append(f"{label - 1} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}\n")
+    return lines
+
+
+def write_yolo_data_yaml(out_dir: str, class_names: Sequence[str], split: str) -> str:
+    """Write (or add ``split`` to) ``out_dir/data.yaml``: ``path``, ``names`` and ``<split>: images/<split>``."""
+    data_yaml = os.path.join(out_dir, "data.yaml")
+    _check_class_list(data_yaml, class_names)
+    data = {"path": ".", "names": dict(enumerate(class_names))}
+    if os.path.isfile(data_yaml):
+        with open(data_yaml, encoding="utf-8") as f:
+            data = {**yaml.safe_load(f), **data}
+    data[split] = f"images/{split}"
+    with open(data_yaml, "w", encoding="utf-8") as f:
+        yaml.safe_dump(data, f, sort_keys=False)
+    return data_yaml
+
+
 def write_yolo_dataset(
     records: Sequence[ImageRecord], class_names: Sequence[str], out_dir: str, *, split: str = "train"
 ) -> str:
@@ -151,26 +182,12 @@ def write_yolo_dataset(
     image_dir, label_dir = os.path.join(out_dir, "images", split), os.path.join(out_dir, "labels", split)
     os.makedirs(image_dir, exist_ok=True)
     os.makedirs(label_dir, exist_ok=True)
-    data_yaml = os.path.join(out_dir, "data.yaml")
-    _check_class_list(data_yaml, class_names)
-    data = {"path": ".", "names": dict(enumerate(class_names))}
-    if os.path.isfile(data_yaml):
-        with open(data_yaml, encoding="utf-8") as f:
-            data = {**yaml.safe_load(f), **data}
-    data[split] = f"images/{split}"
-    with open(data_yaml, "w", encoding="utf-8") as f:
-        yaml.safe_dump(data, f, sort_keys=False)
+    write_yolo_data_yaml(out_dir, class_names, split)
     left_out = 0
     for r, stem in zip(records, stems, strict=True):
         _place_image(r.path, os.path.join(image_dir, os.path.basename(r.path)))
-        lines = []
-        for box, label, difficult in zip(r.boxes.tolist(), r.labels.tolist(), r.difficult.tolist(), strict=True):
-            if difficult:
-                left_out += 1
-                continue
-            cx, cy = (box[0] + box[2]) / 2 / r.width, (box[1] + box[3]) / 2 / r.height
-            w, h = (box[2] - box[0]) / r.width, (box[3] - box[1]) / r.height
-            lines.append(f"{label - 1} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}\n")
+        lines = yolo_label_lines(r.boxes[~r.difficult], r.labels[~r.difficult], width=r.width, height=r.height)
+        left_out += int(r.difficult.sum())
         with open(os.path.join(label_dir, f"{stem}.txt"), "w", encoding="utf-8") as f:
             f.write("".join(lines))
     if left_out:

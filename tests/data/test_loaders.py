@@ -197,3 +197,17 @@ def test_custom_datasets_declared_in_yaml(tmp_path, synthetic_root):
     assert class_names_for(cfg, train=False) == SHAPES
     assert len(build_dataset(cfg, "shapes_train", is_train=True)) == 12
     assert build_dataset(cfg, "mine_val", is_train=False).category_id_to_label == {10: 1, 20: 2, 30: 3, 40: 4}
+
+
+def test_concatenation_exposes_the_shared_format(synthetic_cfg):
+    from ssd.data import build_train_dataset
+
+    synthetic_cfg.DATASETS.TRAIN = ("synthetic_voc_trainval", "synthetic_voc_test")
+    both = build_train_dataset(synthetic_cfg)
+    assert both.format.name == "voc" and both.format.evaluator_kind == "voc"
+    assert both.label_to_category_id is None
+    synthetic_cfg.DATASETS.TRAIN = ("synthetic_voc_trainval", "synthetic_coco_train")
+    synthetic_cfg.DATASETS.CLASSES = ["circle", "square", "triangle", "star"]
+    mixed = build_train_dataset(synthetic_cfg)
+    with pytest.raises(ValueError, match=r"different formats \['coco', 'voc'\]"):
+        mixed.format

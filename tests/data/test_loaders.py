@@ -210,4 +210,4 @@ def test_concatenation_exposes_the_shared_format(synthetic_cfg):
     synthetic_cfg.DATASETS.CLASSES = ["circle", "square", "triangle", "star"]
     mixed = build_train_dataset(synthetic_cfg)
     with pytest.raises(ValueError, match=r"different formats \['coco', 'voc'\]"):
-        mixed.format
+        _ = mixed.format

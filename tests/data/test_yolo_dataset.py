@@ -115,3 +115,17 @@ def test_catalog_entry_and_unknown_keys(tmp_path):
     assert FORMATS.get("yolo").required_keys == ("IMAGES",)
     with pytest.raises(ValueError, match=r"unknown keys \['LABEL'\]"):
         resolve_dataset("y", catalog={"y": {"FORMAT": "yolo", "IMAGES": "i", "LABEL": "l"}}, data_root="r")
+
+
+def test_class_names_from_data_yaml_as_a_one_item_list_and_bad_names(tmp_path):
+    from ssd.data import load_class_names
+
+    path = tmp_path / "data.yaml"
+    path.write_text("path: .\nnames:\n  1: b\n  0: a\n")
+    assert load_class_names([str(path)]) == ["a", "b"]  # DATASETS.CLASSES: ["data.yaml"]; keys give the order
+    path.write_text("names: {0: a, 2: c}\n")
+    with pytest.raises(ValueError, match=r"keys must be the class indices 0..1, got \[0, 2\]"):
+        load_class_names(str(path))
+    path.write_text("nc: 3\n")
+    with pytest.raises(ValueError, match=r"no 'names' list or mapping"):
+        load_class_names(str(path))

@@ -140,7 +140,9 @@ class CaffeTrainTransform:
         out, slot = resample_crop(
             image, expansion=exp, crop=(x1, y1, x2, y2), size=s, fill=self.fill, interpolation=interp, flip=flip
         )
-        if slot is not None:  # distort the image part only: the mean fill stays as Caffe leaves it
+        if slot == (0, 0, s, s):
+            out = apply_caffe_distortion(out, distortion)
+        elif slot is not None:  # distort the image part only: the mean fill stays as Caffe leaves it
             ox1, oy1, ox2, oy2 = slot
             out[oy1:oy2, ox1:ox2] = apply_caffe_distortion(out[oy1:oy2, ox1:ox2], distortion)
         if flip:

@@ -149,19 +149,23 @@ def _touched(start: float, stop: float, scale: float, reach: int, s: int) -> tup
 def _warp(image, exp: Expansion, crop, part, s: int, fill: np.ndarray, interpolation: int, flip: bool) -> np.ndarray:
     x1, y1, x2, y2 = crop
     ix1, iy1, ix2, iy2 = part
+    inv_x, inv_y = (x2 - x1) / s, (y2 - y1) / s
     # Beyond a side of the image part that is a crop edge, cv2.resize replicates the crop's last
     # pixels; beyond a side that is the image's edge, the canvas (mean: the warp's border) follows.
+    # A shrinking LINEAR resize never samples beyond the crop, so it needs no replicated pixels
+    # (which saves copying the image part in the common case).
+    needs_x = interpolation != cv2.INTER_LINEAR or inv_x < 1
+    needs_y = interpolation != cv2.INTER_LINEAR or inv_y < 1
     replicate = (
-        _PAD if iy1 == y1 - exp.top else 0,
-        _PAD if iy2 == y2 - exp.top else 0,
-        _PAD if ix1 == x1 - exp.left else 0,
-        _PAD if ix2 == x2 - exp.left else 0,
+        _PAD if needs_y and iy1 == y1 - exp.top else 0,
+        _PAD if needs_y and iy2 == y2 - exp.top else 0,
+        _PAD if needs_x and ix1 == x1 - exp.left else 0,
+        _PAD if needs_x and ix2 == x2 - exp.left else 0,
     )
     src = image[iy1:iy2, ix1:ix2]
     if any(replicate):
         src = cv2.copyMakeBorder(src, *replicate, cv2.BORDER_REPLICATE)
     origin_x, origin_y = ix1 + exp.left - replicate[2], iy1 + exp.top - replicate[0]  # canvas position of src[0, 0]
-    inv_x, inv_y = (x2 - x1) / s, (y2 - y1) / s
     # Only the output pixels the image can reach are warped; the rest is the mean.
     reach = _REACH[interpolation]
     c0, c1 = _touched(ix1 + exp.left - x1, ix2 + exp.left - x1, 1 / inv_x, reach, s)

@@ -61,6 +61,10 @@ def _categories(data: dict, source: str) -> list[dict]:
     return out
 
 
+def _what(i: int, a: dict) -> str:
+    return f"annotation {i}" + (f" (id {a['id']})" if "id" in a else "")
+
+
 def _shown(ids: list) -> str:
     return ", ".join(str(i) for i in ids[:5]) + (", ..." if len(ids) > 5 else "")
 
@@ -99,35 +103,38 @@ def check_coco_dict(data: dict, *, source: str, image_dir: str | None = None) ->
     given_ids = [a["id"] for a in raw if isinstance(a, dict) and isinstance(a.get("id"), int)]
     next_id = max(given_ids, default=0) + 1
     annotations, unknown_image, unknown_category = [], [], []
+    numbers = (int, float)
     for i, a in enumerate(raw):
-        what = f"annotation {i}" + (f" (id {a['id']})" if isinstance(a, dict) and "id" in a else "")
-        if not isinstance(a, dict):
-            raise ValueError(f"{source}: {what} is not an object: {a!r}")
-        bbox = a.get("bbox")
-        if not isinstance(bbox, (list, tuple)) or len(bbox) != 4 or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox
-        ):
-            raise ValueError(f"{source}: {what} has no valid 'bbox' [x, y, width, height]: {bbox!r}")
-        if "category_id" not in a or "image_id" not in a:
-            raise ValueError(f"{source}: {what} needs an 'image_id' and a 'category_id'")
-        a = {
-            **a,
-            "image_id": _integer_id(a["image_id"], what=f"{what} image_id", source=source),
-            "category_id": _integer_id(a["category_id"], what=f"{what} category_id", source=source),
-        }
-        if a["image_id"] not in seen:
-            unknown_image.append(a["image_id"])
+        if type(a) is not dict:
+            raise ValueError(f"{source}: annotation {i} is not an object: {a!r}")
+        bbox, image_id, category_id, ann_id = a.get("bbox"), a.get("image_id"), a.get("category_id"), a.get("id")
+        # fast path: the exact types json.load gives for a well-formed file (bool is not int here)
+        if not (type(bbox) in (list, tuple) and len(bbox) == 4 and all(type(v) in numbers for v in bbox)):
+            raise ValueError(f"{source}: {_what(i, a)} has no valid 'bbox' [x, y, width, height]: {bbox!r}")
+        bad_id = ann_id is not None and type(ann_id) is not int
+        if type(image_id) is not int or type(category_id) is not int or bad_id:
+            if image_id is None or category_id is None:
+                raise ValueError(f"{source}: {_what(i, a)} needs an 'image_id' and a 'category_id'")
+            image_id = _integer_id(image_id, what=f"{_what(i, a)} image_id", source=source)
+            category_id = _integer_id(category_id, what=f"{_what(i, a)} category_id", source=source)
+            if ann_id is not None:
+                ann_id = _integer_id(ann_id, what=f"{_what(i, a)} id", source=source)
+            a = {**a, "image_id": image_id, "category_id": category_id}
+            if ann_id is not None:
+                a["id"] = ann_id
+        if image_id not in seen:
+            unknown_image.append(image_id)
             continue
-        if a["category_id"] not in category_ids:
-            unknown_category.append(a["category_id"])
+        if category_id not in category_ids:
+            unknown_category.append(category_id)
             continue
-        if "id" in a:
-            a["id"] = _integer_id(a["id"], what=f"{what} id", source=source)
-        else:
-            a["id"], next_id = next_id, next_id + 1
-        a.setdefault("iscrowd", 0)
-        if a.get("area") is None:
-            a["area"] = float(bbox[2]) * float(bbox[3])
+        if ann_id is None or "iscrowd" not in a or a.get("area") is None:
+            a = dict(a)
+            if ann_id is None:
+                a["id"], next_id = next_id, next_id + 1
+            a.setdefault("iscrowd", 0)
+            if a.get("area") is None:
+                a["area"] = float(bbox[2]) * float(bbox[3])
         annotations.append(a)
     for ids, what in ((unknown_image, "image ids"), (unknown_category, "category ids")):
         if ids:

@@ -129,3 +129,17 @@ def test_class_names_from_data_yaml_as_a_one_item_list_and_bad_names(tmp_path):
     path.write_text("nc: 3\n")
     with pytest.raises(ValueError, match=r"no 'names' list or mapping"):
         load_class_names(str(path))
+
+
+def test_unreadable_image_names_the_file_or_is_left_out_when_allowed(tmp_path, caplog):
+    from ssd.data import CorruptImageError
+
+    images = _yolo(tmp_path, {"a.txt": "0 0.5 0.5 0.2 0.2\n"})
+    with open(os.path.join(images, "b.jpg"), "wb") as f:
+        f.write(b"not a jpeg")
+    with pytest.raises(CorruptImageError, match=r"b\.jpg"):
+        YOLODataset(images=images)
+    with caplog.at_level(logging.WARNING, logger="ssd.data"):
+        ds = YOLODataset(images=images, training=True, skip_corrupt=True)
+    assert [os.path.basename(r.path) for r in ds.records] == ["a.jpg"]
+    assert any("b.jpg" in r.getMessage() and "left out" in r.getMessage() for r in caplog.records)

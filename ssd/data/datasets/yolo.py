@@ -10,7 +10,9 @@ Layout: ``IMAGES`` is a folder of images (``.jpg .jpeg .png .bmp .webp .tif .tif
 ``LABELS`` defaults to Ultralytics' rule, the image folder with its last ``images`` component
 replaced by ``labels`` (``data/images/train`` -> ``data/labels/train``), or the image folder itself
 when its path has no ``images`` component (darknet: ``a.jpg`` beside ``a.txt``). An image without a
-label file, or with an empty one, is a background image (Ultralytics' convention). Class names come
+label file, or with an empty one, is a background image (Ultralytics' convention); an image whose
+size cannot be read raises :class:`~ssd.data.image_io.CorruptImageError` naming it, or is left out
+with a warning under ``skip_corrupt`` (INPUT.SKIP_CORRUPT_IMAGES). Class names come
 from ``CLASSES`` or, by default, from a ``data.yaml`` / ``dataset.yaml`` (``names``) or a
 ``classes.txt`` / ``obj.names`` found in the image folder, its parent or its grandparent.
 
@@ -30,7 +32,7 @@ import numpy as np
 from ..boxes import sanitize_boxes
 from ..class_names import load_class_names
 from ..formats import DatasetFormat, register_format
-from ..image_io import read_image_size
+from ..image_io import CorruptImageError, read_image_size
 from .base import DetectionDataset, ImageRecord, Transform
 from .coco import coco_dict_from_records, coco_from_dict
 
@@ -158,7 +160,13 @@ class YOLODataset(DetectionDataset):
         records, unlabelled = [], 0
         for image_id, (name, stem) in enumerate(zip(names, stems, strict=True), start=1):
             path = os.path.join(images, name)
-            height, width = read_image_size(path)
+            try:
+                height, width = read_image_size(path)
+            except CorruptImageError as e:
+                if not skip_corrupt:
+                    raise
+                logger.warning("%s; left out (INPUT.SKIP_CORRUPT_IMAGES)", e)
+                continue
             label_path = os.path.join(self.labels_dir, f"{stem}.txt")
             if f"{stem}.txt" in label_files:
                 boxes, labels = parse_yolo_labels(label_path, width=width, height=height, num_classes=len(class_names))

@@ -97,11 +97,12 @@ class CaffeTrainTransform:
     The expanded canvas is never built: the part of the image inside the crop is resampled straight
     to its exact sub-pixel place in the output (:func:`.resample.resample_crop`; the geometry equals
     expand-then-crop-then-resize up to interpolation rounding), and the distortion is applied to
-    that resized part afterwards, on fewer pixels than the source has, which is where the speed
+    that resized part afterwards, usually on fewer pixels than the source has, which is where the speed
     comes from. The mean fill stays undistorted, as in Caffe. Distorting after the resize is *not*
     exactly Caffe's order: the ops are per-pixel but nonlinear (saturation, the HSV round trip), so
     they do not commute with interpolation; the difference is measured in
-    ``tests/data/test_caffe_exactness.py`` (mean about 0.2 grey levels).
+    ``tests/data/test_caffe_exactness.py`` (mean |delta| 0.98 grey levels over 200 synthetic draws at
+    300 px, median 0.66).
     """
 
     def __init__(

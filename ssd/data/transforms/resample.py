@@ -12,7 +12,7 @@ produces the same pixels from the image alone:
   The image part is replicated beyond a crop edge first (resize clamps there); beyond an image
   edge the border value stands for the canvas. What remains is interpolation rounding (warpAffine
   quantises source positions to 1/32 pixel): at most 1 grey level measured for LINEAR and CUBIC,
-  7 for LANCZOS4 at sharp edges (900 draws at 64, 300 and 512 px);
+  7 for LANCZOS4 at sharp edges (750 draws at 64, 300 and 512 px);
 * NEAREST: the rows and columns ``cv2.resize`` picks (``floor(u * (x2 - x1) / S)``), by one
   ``cv2.remap`` with integer maps (exact);
 * AREA: true area averaging (no warp reproduces it) on only the rows and columns the image

@@ -17,6 +17,7 @@ import argparse
 import logging
 import sys
 
+from ssd.data.class_names import load_class_names
 from ssd.data.formats import FORMATS
 from ssd.data.writers import write_coco_dataset, write_voc_dataset, write_yolo_dataset
 
@@ -33,8 +34,6 @@ TARGETS = ("coco", "voc", "yolo")
 
 def read_dataset(fmt_name: str, paths: dict[str, str], classes: str | None = None):
     """Build a dataset of a registered format from its catalog keys, every object kept (no transform)."""
-    from ssd.data.class_names import load_class_names
-
     fmt = FORMATS.get(fmt_name)
     missing = [k for k in fmt.required_keys if not paths.get(k)]
     if missing:

@@ -82,7 +82,9 @@ _C.INPUT.PIXEL_MEAN = [123.0, 117.0, 104.0]  # RGB mean subtracted inside the mo
 _C.INPUT.PIXEL_STD = [1.0, 1.0, 1.0]  # RGB std divided inside the model
 _C.INPUT.PIXEL_RANGE = 255.0  # the range mean/std refer to: 255 (0-255 pixels) or 1.0 (0-1)
 _C.INPUT.AUGMENTATION = "caffe"  # training pipeline: "caffe", "lufficc", "ssdlite"
-_C.INPUT.RANDOM_INTERPOLATION = False  # pick the resize interpolation at random in training
+# Caffe ssd_pascal.py resize_param.interp_mode: LINEAR, AREA, NEAREST, CUBIC, LANCZOS4 drawn uniformly;
+# False = always bilinear (lufficc, torchvision).
+_C.INPUT.RANDOM_INTERPOLATION = False  # draw the training resize interpolation at random (Caffe)
 _C.INPUT.SKIP_CORRUPT_IMAGES = False  # log and replace unreadable training images instead of raising
 
 # ---------------------------------------------------------------------------------------------
@@ -94,6 +96,8 @@ _C.DATASETS.TEST = ()  # dataset names evaluated one by one
 _C.DATASETS.ROOT = "datasets"  # data root for built-in names; VOC_ROOT / COCO_ROOT override
 _C.DATASETS.CATALOG = CN(new_allowed=True)  # user-declared datasets: NAME: {FORMAT, ROOT, SPLIT, ...}
 _C.DATASETS.CLASSES = []  # class names (no background) or a path to a text file; [] = dataset default
+# Caffe ssd_pascal.py trains on them (use_difficult_gt: true); lufficc/SSD drops them in training
+# (keep_difficult = not is_train). Evaluation always ignores them.
 _C.DATASETS.KEEP_DIFFICULT = False  # VOC: keep difficult objects as training targets
 _C.DATASETS.TRAIN_EMPTY_IMAGES = False  # COCO: train on images without annotations as background
 

@@ -10,7 +10,6 @@ _CHOICES = {
     "MODEL.BACKBONE.VARIANT": ("paper", "lufficc"),
     "MODEL.BOX_HEAD.INIT": ("xavier", "normal"),
     "MODEL.MATCHER": ("bipartite", "argmax"),
-    "INPUT.AUGMENTATION": ("caffe", "lufficc", "ssdlite"),
     "SOLVER.LR_SCHEDULER": ("multistep", "cosine"),
     "SOLVER.OPTIMIZER": ("sgd", "adamw"),
     "SOLVER.AMP": ("off", "fp16", "bf16"),
@@ -43,6 +42,10 @@ def validate_config(cfg: CN) -> None:
         value = _get(cfg, key)
         if value not in allowed:
             raise ValueError(f"{key} = {value!r}; expected one of {list(allowed)}")
+    from ..data.transforms import TRAIN_PIPELINES  # the registry is the list of pipelines (no copy here)
+
+    if cfg.INPUT.AUGMENTATION not in TRAIN_PIPELINES:
+        raise ValueError(f"INPUT.AUGMENTATION = {cfg.INPUT.AUGMENTATION!r}; expected one of {list(TRAIN_PIPELINES)}")
 
     priors = cfg.MODEL.PRIORS
     _check_same_length(

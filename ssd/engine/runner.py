@@ -115,7 +115,7 @@ def _label_layout(name: str, dataset: Any, class_names: list[str],
     it is the model's own layout (a converted torchvision COCO model on a COCO set) rather than
     the dataset's (``None`` for VOC-format sets). Raises ``ValueError`` when the model cannot be
     scored on the set."""
-    if label_to_category_id is not None and hasattr(dataset, "coco"):
+    if label_to_category_id is not None and getattr(dataset, "label_to_category_id", None) is not None:
         missing = sorted(set(dataset.label_to_category_id.values()) - set(label_to_category_id.values()))
         if missing:
             raise ValueError(f"test set {name!r} has category ids {missing} that the model does not predict")

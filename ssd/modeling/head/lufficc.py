@@ -94,8 +94,8 @@ def build_lufficc_ssdlite_predictor(
         in_channels=in_channels,
         boxes_per_location=boxes_per_location,
         num_classes=num_classes,
-        norm_eps=cfg.MODEL.BACKBONE.NORM_EPS,
-        norm_momentum=cfg.MODEL.BACKBONE.NORM_MOMENTUM,
-        init=cfg.MODEL.BOX_HEAD.INIT,
+        norm_eps=cfg.MODEL.NORM_EPS,
+        norm_momentum=cfg.MODEL.NORM_MOMENTUM,
+        init=cfg.MODEL.INIT,
         cls_bias_prior=cfg.MODEL.FOCAL_PRIOR if cfg.MODEL.BOX_HEAD.LOSS == "focal" else None,
     )

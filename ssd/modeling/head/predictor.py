@@ -92,9 +92,9 @@ def _build(cfg, *, in_channels, boxes_per_location, num_classes, lite: bool) -> 
         boxes_per_location=boxes_per_location,
         num_classes=num_classes,
         lite=lite,
-        norm_eps=cfg.MODEL.BACKBONE.NORM_EPS,
-        norm_momentum=cfg.MODEL.BACKBONE.NORM_MOMENTUM,
-        init=cfg.MODEL.BOX_HEAD.INIT,
+        norm_eps=cfg.MODEL.NORM_EPS,
+        norm_momentum=cfg.MODEL.NORM_MOMENTUM,
+        init=cfg.MODEL.INIT,
         cls_bias_prior=cfg.MODEL.FOCAL_PRIOR if focal else None,
     )
 

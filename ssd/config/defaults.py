@@ -31,8 +31,7 @@ _C.MODEL.BACKBONE.WIDTH_MULT = 1.0  # channel width multiplier (MobileNet family
 _C.MODEL.BACKBONE.REDUCED_TAIL = False  # MobileNetV3: halve the channels of the last stage (paper §6.3)
 _C.MODEL.BACKBONE.VARIANT = "paper"  # "paper" or a reference implementation's form, e.g. "lufficc"
 _C.MODEL.BACKBONE.OUT_STRIDES = []  # strides of the maps returned ([8, 16, 32] for an FPN); [] = default
-# True: accept WEIGHTS that leave backbone tensors untrained (logged); False: that is an error
-_C.MODEL.BACKBONE.ALLOW_PARTIAL_WEIGHTS = False
+_C.MODEL.BACKBONE.ALLOW_PARTIAL_WEIGHTS = False  # accept WEIGHTS that leave backbone tensors untrained (else an error)
 
 _C.MODEL.NECK = CN()
 _C.MODEL.NECK.NAME = "ssd_extras"  # NECKS: ssd_extras, ssdlite_extras, fpn, ssdlite_fpn, lufficc_mnv2_extras

@@ -44,10 +44,6 @@ if "test_resnet18" not in BACKBONES:
     def build_resnet18(cfg) -> ResNet18Backbone:
         return ResNet18Backbone()
 
-    @BACKBONES.register("test_duck_typed")
-    def build_duck_typed(cfg) -> nn.Module:
-        return NotABackbone()
-
 
 def _yaml(tmp_path, name, weights=""):
     cfg_path = tmp_path / f"ssdlite320_{name}.yaml"
@@ -77,7 +73,9 @@ def test_its_pretrained_weights_load_through_the_adapter(tmp_path):
     torch.testing.assert_close(own["body.layer4.1.conv2.weight"], classifier.layer4[1].conv2.weight, rtol=0, atol=0)
 
 
-def test_a_builder_that_returns_no_backbone_is_refused(tmp_path):
+def test_a_builder_that_returns_no_backbone_is_refused(tmp_path, monkeypatch):
+    # registered for this test only: the zoo tests run every registered backbone
+    monkeypatch.setitem(BACKBONES._items, "test_duck_typed", lambda cfg: NotABackbone())
     with pytest.raises(ValueError, match=r"backbone 'test_duck_typed': its registered builder returned a "
                                          r"NotABackbone, not a ssd\.modeling\.backbone\.Backbone"):
         build_model(load_config(_yaml(tmp_path, "test_duck_typed")))

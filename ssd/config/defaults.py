@@ -18,16 +18,20 @@ _C.MODEL.DEVICE = "auto"  # "auto" (CUDA when available, else CPU), "cpu", "cuda
 _C.MODEL.NUM_CLASSES = 21  # classes including background; 0 = derive from the training dataset
 _C.MODEL.SYNC_BN = False  # convert BatchNorm to SyncBatchNorm when distributed on CUDA
 _C.MODEL.WEIGHTS = ""  # full-detector checkpoint to start from (path or URL); "" = none
+# Whole-model settings, read by the backbone, neck and predictor builders alike
+# (formerly MODEL.BACKBONE.NORM_EPS / NORM_MOMENTUM and MODEL.BOX_HEAD.INIT: deprecated aliases).
+_C.MODEL.NORM_EPS = 1e-5  # BatchNorm eps everywhere in the model (SSDLite, EfficientNet: 1e-3)
+_C.MODEL.NORM_MOMENTUM = 0.1  # BatchNorm momentum everywhere in the model (SSDLite: 0.03)
+_C.MODEL.INIT = "xavier"  # init of layers added to the backbone: "xavier" (paper / Caffe) or "normal" (N(0, 0.03))
 
 _C.MODEL.BACKBONE = CN()
 _C.MODEL.BACKBONE.NAME = "vgg16"  # a name in ssd.modeling.BACKBONES
-_C.MODEL.BACKBONE.WEIGHTS = ""  # torchvision weights name (VGG16_Weights.IMAGENET1K_FEATURES), URL or path
+_C.MODEL.BACKBONE.WEIGHTS = ""  # pretrained: torchvision weights name (VGG16_Weights.IMAGENET1K_V1), URL or path
 _C.MODEL.BACKBONE.WIDTH_MULT = 1.0  # channel width multiplier (MobileNet family)
 _C.MODEL.BACKBONE.REDUCED_TAIL = False  # MobileNetV3: halve the channels of the last stage (paper §6.3)
 _C.MODEL.BACKBONE.VARIANT = "paper"  # "paper" or a reference implementation's form, e.g. "lufficc"
 _C.MODEL.BACKBONE.OUT_STRIDES = []  # strides of the maps returned ([8, 16, 32] for an FPN); [] = default
-_C.MODEL.BACKBONE.NORM_EPS = 1e-5  # BatchNorm eps of the backbone, neck and predictor (SSDLite: 1e-3)
-_C.MODEL.BACKBONE.NORM_MOMENTUM = 0.1  # BatchNorm momentum (SSDLite: 0.03)
+_C.MODEL.BACKBONE.ALLOW_PARTIAL_WEIGHTS = False  # accept WEIGHTS that leave backbone tensors untrained (else an error)
 
 _C.MODEL.NECK = CN()
 _C.MODEL.NECK.NAME = "ssd_extras"  # NECKS: ssd_extras, ssdlite_extras, fpn, ssdlite_fpn, lufficc_mnv2_extras
@@ -55,10 +59,9 @@ _C.MODEL.PRIORS.OFFSET = 0.5  # centre offset inside a cell, in cells
 _C.MODEL.BOX_HEAD = CN()
 _C.MODEL.BOX_HEAD.PREDICTOR = "ssd"  # a name in ssd.modeling.PREDICTORS: ssd (3x3 conv), ssdlite, lufficc_ssdlite
 _C.MODEL.BOX_HEAD.LOSS = "multibox"  # a name in ssd.modeling.LOSSES: multibox, focal
-_C.MODEL.BOX_HEAD.INIT = "xavier"  # new-layer init: "xavier" (paper / Caffe) or "normal" (N(0, 0.03))
 # >0: every conv of the class heads drawn from N(0, std) and every class-head bias at the loss's prior
-# (houqb/ssdlite-pytorch-mobilenext with the focal loss: 0.01); 0: INIT, prior bias on the last conv only
-_C.MODEL.BOX_HEAD.CLS_INIT_STD = 0.0  # class-head init std (see above); 0 = follow INIT
+# (houqb/ssdlite-pytorch-mobilenext with the focal loss: 0.01); 0: MODEL.INIT, prior bias on the last conv only
+_C.MODEL.BOX_HEAD.CLS_INIT_STD = 0.0  # class-head init std (see above); 0 = follow MODEL.INIT
 
 _C.MODEL.CENTER_VARIANCE = 0.1  # box coder variance of centres (torchvision weights 10, 10)
 _C.MODEL.SIZE_VARIANCE = 0.2  # box coder variance of log sizes (torchvision weights 5, 5)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import logging
 import os
 import re
 from collections.abc import Sequence
@@ -16,6 +17,39 @@ from .defaults import _C
 from .validation import validate_config
 
 BASE_KEY = "_BASE_"
+
+logger = logging.getLogger(__name__)
+
+# Old key -> its new name. The old names still load, with a warning; a file giving both is an error.
+DEPRECATED_KEYS = {
+    "MODEL.BACKBONE.NORM_EPS": "MODEL.NORM_EPS",
+    "MODEL.BACKBONE.NORM_MOMENTUM": "MODEL.NORM_MOMENTUM",
+    "MODEL.BOX_HEAD.INIT": "MODEL.INIT",
+}
+
+
+def rename_deprecated_keys(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """``data`` (a nested mapping as read from YAML) with every key of :data:`DEPRECATED_KEYS` moved
+    to its new name, each logged as a warning naming ``source``. Raises ``ValueError`` when both
+    names are given."""
+    data = copy.deepcopy(data)
+    for old, new in DEPRECATED_KEYS.items():
+        *old_path, old_leaf = old.split(".")
+        parent = data
+        for part in old_path:
+            parent = parent.get(part) if isinstance(parent, dict) else None
+        if not isinstance(parent, dict) or old_leaf not in parent:
+            continue
+        value = parent.pop(old_leaf)
+        *new_path, new_leaf = new.split(".")
+        target = data
+        for part in new_path:
+            target = target.setdefault(part, {})
+        if new_leaf in target:
+            raise ValueError(f"{source}: both {old} (deprecated) and {new} are given; keep only {new}")
+        target[new_leaf] = value
+        logger.warning("%s: %s is deprecated, use %s (read as %s = %r)", source, old, new, new, value)
+    return data
 
 
 def get_cfg() -> CN:
@@ -52,6 +86,7 @@ def load_yaml_with_bases(path: str, _seen: tuple[str, ...] = ()) -> dict[str, An
             raise ValueError(f"config {path}: invalid YAML: {e}") from e
     if not isinstance(data, dict):
         raise ValueError(f"config {path}: expected a mapping at top level, got {type(data).__name__}")
+    data = rename_deprecated_keys(data, f"config {path}")
     bases = data.pop(BASE_KEY, None) or []
     if isinstance(bases, str):
         bases = [bases]
@@ -106,8 +141,16 @@ def _finish(cfg: CN, opts: Sequence[str], *, freeze: bool) -> CN:
     if opts:
         if len(opts) % 2:
             raise ValueError(f"overrides must be KEY VALUE pairs, got an odd count: {list(opts)}")
+        opts = list(opts)
+        for i in range(0, len(opts), 2):
+            if opts[i] in DEPRECATED_KEYS:
+                new = DEPRECATED_KEYS[opts[i]]
+                if new in opts[::2]:
+                    raise ValueError(f"command-line override: both {opts[i]} (deprecated) and {new} are given")
+                logger.warning("command-line override: %s is deprecated, use %s", opts[i], new)
+                opts[i] = new
         try:
-            cfg.merge_from_list(list(opts))
+            cfg.merge_from_list(opts)
         except (KeyError, AssertionError) as e:  # yacs asserts on unknown keys
             text = e.args[0] if e.args else str(e)
             raise KeyError(f"command-line override: {unknown_key_message(str(text), cfg)}") from None
@@ -145,5 +188,6 @@ def load_config_text(text: str, opts: Sequence[str] = (), *, source: str, freeze
     if not isinstance(data, dict):
         raise ValueError(f"config stored in {source}: expected a mapping, got {type(data).__name__}")
     cfg = get_cfg()
+    data = rename_deprecated_keys(data, f"config stored in {source}")  # checkpoints written before a rename
     _merge(cfg, data, source=f"stored in {source}")
     return _finish(cfg, opts, freeze=freeze)

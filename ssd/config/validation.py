@@ -8,7 +8,7 @@ from yacs.config import CfgNode as CN
 _CHOICES = {
     "MODEL.PRIORS.CLIP": ("none", "wh", "cxcywh", "xyxy"),
     "MODEL.BACKBONE.VARIANT": ("paper", "lufficc"),
-    "MODEL.BOX_HEAD.INIT": ("xavier", "normal"),
+    "MODEL.INIT": ("xavier", "normal"),
     "MODEL.MATCHER": ("bipartite", "argmax"),
     "SOLVER.LR_SCHEDULER": ("multistep", "cosine"),
     "SOLVER.OPTIMIZER": ("sgd", "adamw"),

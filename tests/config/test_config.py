@@ -131,3 +131,23 @@ def test_catalog_accepts_new_entries(tmp_path):
     cfg = load_config(leaf)
     assert isinstance(cfg.DATASETS.CATALOG.mine, CfgNode)
     assert cfg.DATASETS.CATALOG.mine.SPLIT == "test"
+
+
+def test_deprecated_norm_and_init_keys_still_load_with_a_warning(tmp_path, caplog):
+    _write(tmp_path, "base.yaml", "MODEL:\n  BACKBONE:\n    NORM_EPS: 0.001\n  BOX_HEAD:\n    INIT: normal\n")
+    leaf = _write(tmp_path, "leaf.yaml", "_BASE_: base.yaml\nMODEL:\n  NORM_MOMENTUM: 0.03\n")
+    with caplog.at_level("WARNING", logger="ssd.config.loading"):
+        cfg = load_config(leaf, ["MODEL.BACKBONE.NORM_MOMENTUM", "0.01"])
+    assert (cfg.MODEL.NORM_EPS, cfg.MODEL.INIT, cfg.MODEL.NORM_MOMENTUM) == (0.001, "normal", 0.01)
+    assert "base.yaml: MODEL.BACKBONE.NORM_EPS is deprecated, use MODEL.NORM_EPS" in caplog.text
+    assert "MODEL.BOX_HEAD.INIT is deprecated, use MODEL.INIT" in caplog.text
+    assert "command-line override: MODEL.BACKBONE.NORM_MOMENTUM is deprecated" in caplog.text
+    assert "NORM_EPS" not in cfg.MODEL.BACKBONE and "INIT" not in cfg.MODEL.BOX_HEAD
+
+
+def test_a_deprecated_key_beside_its_new_name_is_an_error(tmp_path):
+    both = _write(tmp_path, "both.yaml", "MODEL:\n  NORM_EPS: 0.001\n  BACKBONE:\n    NORM_EPS: 0.01\n")
+    with pytest.raises(ValueError, match=r"both\.yaml: both MODEL\.BACKBONE\.NORM_EPS \(deprecated\) and MODEL\.NORM"):
+        load_config(both)
+    with pytest.raises(ValueError, match=r"both MODEL\.BOX_HEAD\.INIT \(deprecated\) and MODEL\.INIT"):
+        load_config(None, ["MODEL.INIT", "normal", "MODEL.BOX_HEAD.INIT", "xavier"])

@@ -318,7 +318,7 @@ def load_for_test(cfg: CfgNode, path_or_url: str | None, *, builders: dict[str, 
     state = ckpt.load_checkpoint(path)
     class_names = list(state.get("class_names") or builders["class_names"](cfg))
     model = builders["model"](cfg, num_classes=len(class_names) + 1)
-    model.load_state_dict(ckpt.model_state(state, source=path))
+    ckpt.load_model_weights(model, state, source=path, config=cfg, num_classes=len(class_names) + 1)
     mapping = state.get("label_to_category_id")
     mapping = {int(k): int(v) for k, v in mapping.items()} if mapping else None
     return model.to(device).eval(), class_names, path, mapping

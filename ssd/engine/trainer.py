@@ -132,10 +132,25 @@ class Trainer:
         reported = {**{k: reported[k] for k in loss_dict}, "loss": reported["loss"]}
         lr = self.optimizer.param_groups[0]["lr"]
         self.optimizer.zero_grad(set_to_none=True)
+        message = None
         if not all(math.isfinite(v) for v in reported.values()):
             message = nonfinite_message(self.iter + 1, reported)
+        else:
+            self.scaler.scale(loss).backward()
+            if self.clip_grad_norm > 0:
+                self.scaler.unscale_(self.optimizer)
+                nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
+            # a finite loss can still give NaN gradients (0 * inf in a backward, bf16 overflow); the fp16
+            # scaler skips those steps itself, otherwise they would write NaN into the weights
+            if not self.scaler.is_enabled():
+                grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+                if grads and not bool(torch.isfinite(nn.utils.get_total_norm(grads)).item()):
+                    message = nonfinite_message(self.iter + 1, reported).replace("non-finite loss",
+                                                                                 "non-finite gradient", 1)
+        if message is not None:
             if not self.skip_nonfinite:
                 raise FloatingPointError(message)
+            self.optimizer.zero_grad(set_to_none=True)
             with torch.no_grad():
                 for buffer, saved in zip(self.model.buffers(), saved_buffers, strict=True):
                     buffer.copy_(saved)
@@ -143,10 +158,6 @@ class Trainer:
             logger.warning("%s; step skipped (%d so far), parameters and buffers unchanged", message,
                            self.skipped_steps)
         else:
-            self.scaler.scale(loss).backward()
-            if self.clip_grad_norm > 0:
-                self.scaler.unscale_(self.optimizer)
-                nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
             self.scaler.step(self.optimizer)
             self.scaler.update()
             if self.ema is not None:

@@ -16,7 +16,8 @@ CLASS_NAMES = ["circle", "square"]
 class StandInDetector(nn.Module):
     """``model(images, targets) -> {"loss_box", "loss_cls"}``; eval: one box per image."""
 
-    def __init__(self, num_classes: int, nan_at_call: int = 0, nan_images_at_call: int = 0, with_bn: bool = False):
+    def __init__(self, num_classes: int, nan_at_call: int = 0, nan_images_at_call: int = 0, with_bn: bool = False,
+                 nan_grad_at_call: int = 0):
         super().__init__()
         self.image_size = IMAGE_SIZE
         self.conv = nn.Conv2d(3, 4, 3, padding=1)
@@ -25,6 +26,7 @@ class StandInDetector(nn.Module):
         self.cls = nn.Linear(4, num_classes)
         self.nan_at_call = nan_at_call  # 1-based forward call that returns a NaN box loss
         self.nan_images_at_call = nan_images_at_call  # 1-based forward call whose images are NaN
+        self.nan_grad_at_call = nan_grad_at_call  # 1-based forward call with a finite loss but NaN gradients
         self.calls = 0
 
     def _features(self, images):
@@ -47,6 +49,9 @@ class StandInDetector(nn.Module):
         if self.calls == self.nan_at_call:
             loss_box = loss_box * float("nan")
         loss_cls = nn.functional.cross_entropy(self.cls(f), target_labels)
+        if self.calls == self.nan_grad_at_call:  # where() selects 0, but sqrt's backward is 0 * NaN = NaN
+            w = self.box.weight.sum()
+            loss_cls = loss_cls + torch.where(w > 1e9, torch.sqrt(-w.abs() - 1.0), torch.zeros_like(w))
         return {"loss_box": loss_box, "loss_cls": loss_cls}
 
 
@@ -96,15 +101,15 @@ class ShardLoader:
             yield self.dataset.images[idx], [{} for _ in idx], infos
 
 
-def standin_builders(*, nan_at_call: int = 0, nan_images_at_call: int = 0, with_bn: bool = False,
-                     stop_after: int | None = None, class_names=CLASS_NAMES, evaluate=None):
+def standin_builders(*, nan_at_call: int = 0, nan_images_at_call: int = 0, nan_grad_at_call: int = 0,
+                     with_bn: bool = False, stop_after: int | None = None, class_names=CLASS_NAMES, evaluate=None):
     """Builders for :func:`ssd.engine.train`; ``stop_after`` batches simulates a killed run;
     ``evaluate`` replaces :func:`ssd.engine.evaluate` (e.g. :class:`SchemaEvaluate`)."""
 
     def build_model(cfg, *, num_classes):
         torch.manual_seed(cfg.SEED)
         return StandInDetector(num_classes, nan_at_call=nan_at_call, nan_images_at_call=nan_images_at_call,
-                               with_bn=with_bn)
+                               with_bn=with_bn, nan_grad_at_call=nan_grad_at_call)
 
     def build_train_loader(cfg, *, start_iter=0, rank=0, world_size=1):
         per = cfg.SOLVER.BATCH_SIZE // world_size

@@ -128,13 +128,17 @@ _C.SOLVER.GAMMA = 0.1  # multistep decay factor
 _C.SOLVER.WARMUP_ITERS = 500  # linear warmup length in iterations
 _C.SOLVER.WARMUP_FACTOR = 1.0 / 3  # LR multiplier at iteration 0 of the warmup
 _C.SOLVER.COSINE_FINAL_FACTOR = 0.0  # cosine: LR multiplier reached at MAX_ITER
-_C.SOLVER.AMP = "off"  # mixed precision on CUDA: "off", "fp16", "bf16"
+_C.SOLVER.AMP = "off"  # mixed precision: "off", "fp16" (CUDA), "bf16" (CUDA, or a CPU with avx512_bf16 / amx_bf16)
+_C.SOLVER.CHANNELS_LAST = "auto"  # NHWC training: "on", "off", "auto" (on where measured faster: CPU, CUDA + AMP)
+_C.SOLVER.EMA_DECAY = 0.0  # EMA of the weights, used to evaluate and ship (e.g. 0.9998); 0 = off
+_C.SOLVER.EMA_WARMUP = 2000  # EMA decay ramp d * (1 - exp(-step / EMA_WARMUP)) (YOLOX: 2000); 0 = none
 _C.SOLVER.CLIP_GRAD_NORM = 0.0  # max gradient norm; 0 = no clipping
 _C.SOLVER.CHECKPOINT_PERIOD = 2500  # iterations between checkpoints
 _C.SOLVER.KEEP_CHECKPOINTS = 3  # newest checkpoints kept on disk
 _C.SOLVER.EVAL_PERIOD = 0  # iterations between evaluations; 0 = only at the end
 _C.SOLVER.LOG_PERIOD = 20  # iterations between log lines
 _C.SOLVER.SKIP_NONFINITE = False  # skip steps with a non-finite loss (counted) instead of stopping
+_C.SOLVER.RESUME_ALLOW_MODEL_CHANGE = False  # resume although model keys / classes differ from the checkpoint's
 
 # ---------------------------------------------------------------------------------------------
 # Test

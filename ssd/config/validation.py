@@ -13,6 +13,7 @@ _CHOICES = {
     "SOLVER.LR_SCHEDULER": ("multistep", "cosine"),
     "SOLVER.OPTIMIZER": ("sgd", "adamw"),
     "SOLVER.AMP": ("off", "fp16", "bf16"),
+    "SOLVER.CHANNELS_LAST": ("auto", "on", "off"),
     "TEST.VOC_METRIC": ("voc07_11point", "voc_area"),
     "TEST.COCO_BACKEND": ("faster_coco_eval", "pycocotools"),
 }
@@ -120,6 +121,11 @@ def validate_config(cfg: CN) -> None:
         )
     if list(solver.LR_STEPS) != sorted(solver.LR_STEPS):
         raise ValueError(f"SOLVER.LR_STEPS = {list(solver.LR_STEPS)} must be increasing")
+    if not 0.0 <= solver.EMA_DECAY < 1.0 or solver.EMA_WARMUP < 0:
+        raise ValueError(
+            f"SOLVER.EMA_DECAY = {solver.EMA_DECAY} must lie in [0, 1) and SOLVER.EMA_WARMUP = "
+            f"{solver.EMA_WARMUP} be >= 0"
+        )
 
 
 def resolve_device(name: str) -> torch.device:

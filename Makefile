@@ -25,5 +25,8 @@ quickstart: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
+# what `make quickstart` writes (tools/quickstart.py): the dataset, the run, the annotated demo copies
+QUICKSTART_OUTPUTS := datasets/synthetic_quickstart outputs/quickstart demo/output
+
 clean:
-	rm -rf outputs/quickstart datasets/synthetic
+	rm -rf $(QUICKSTART_OUTPUTS)

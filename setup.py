@@ -19,6 +19,9 @@ setup(
         "faster-coco-eval>=1.6",  # default COCO metrics backend (TEST.COCO_BACKEND)
         "tqdm>=4.60",
         "tensorboard>=2.12",
+        "av>=12",  # PyAV: the demo writes H.264 video that browsers play (it ships libx264)
     ],
     extras_require={"dev": ["pytest>=7", "ruff>=0.4"]},
+    # `ssd train|test|demo|...`: the tools as one command (python -m ssd without installing)
+    entry_points={"console_scripts": ["ssd=ssd.cli:main"]},
 )

@@ -18,16 +18,20 @@ _C.MODEL.DEVICE = "auto"  # "auto" (CUDA when available, else CPU), "cpu", "cuda
 _C.MODEL.NUM_CLASSES = 21  # classes including background; 0 = derive from the training dataset
 _C.MODEL.SYNC_BN = False  # convert BatchNorm to SyncBatchNorm when distributed on CUDA
 _C.MODEL.WEIGHTS = ""  # full-detector checkpoint to start from (path or URL); "" = none
+# Whole-model settings, read by the backbone, neck and predictor builders alike
+# (formerly MODEL.BACKBONE.NORM_EPS / NORM_MOMENTUM and MODEL.BOX_HEAD.INIT: deprecated aliases).
+_C.MODEL.NORM_EPS = 1e-5  # BatchNorm eps everywhere in the model (SSDLite, EfficientNet: 1e-3)
+_C.MODEL.NORM_MOMENTUM = 0.1  # BatchNorm momentum everywhere in the model (SSDLite: 0.03)
+_C.MODEL.INIT = "xavier"  # init of layers added to the backbone: "xavier" (paper / Caffe) or "normal" (N(0, 0.03))
 
 _C.MODEL.BACKBONE = CN()
 _C.MODEL.BACKBONE.NAME = "vgg16"  # a name in ssd.modeling.BACKBONES
-_C.MODEL.BACKBONE.WEIGHTS = ""  # torchvision weights name (VGG16_Weights.IMAGENET1K_FEATURES), URL or path
+_C.MODEL.BACKBONE.WEIGHTS = ""  # pretrained: torchvision weights name (VGG16_Weights.IMAGENET1K_V1), URL or path
 _C.MODEL.BACKBONE.WIDTH_MULT = 1.0  # channel width multiplier (MobileNet family)
 _C.MODEL.BACKBONE.REDUCED_TAIL = False  # MobileNetV3: halve the channels of the last stage (paper §6.3)
 _C.MODEL.BACKBONE.VARIANT = "paper"  # "paper" or a reference implementation's form, e.g. "lufficc"
 _C.MODEL.BACKBONE.OUT_STRIDES = []  # strides of the maps returned ([8, 16, 32] for an FPN); [] = default
-_C.MODEL.BACKBONE.NORM_EPS = 1e-5  # BatchNorm eps of the backbone, neck and predictor (SSDLite: 1e-3)
-_C.MODEL.BACKBONE.NORM_MOMENTUM = 0.1  # BatchNorm momentum (SSDLite: 0.03)
+_C.MODEL.BACKBONE.ALLOW_PARTIAL_WEIGHTS = False  # accept WEIGHTS that leave backbone tensors untrained (else an error)
 
 _C.MODEL.NECK = CN()
 _C.MODEL.NECK.NAME = "ssd_extras"  # NECKS: ssd_extras, ssdlite_extras, fpn, ssdlite_fpn, lufficc_mnv2_extras
@@ -55,10 +59,9 @@ _C.MODEL.PRIORS.OFFSET = 0.5  # centre offset inside a cell, in cells
 _C.MODEL.BOX_HEAD = CN()
 _C.MODEL.BOX_HEAD.PREDICTOR = "ssd"  # a name in ssd.modeling.PREDICTORS: ssd (3x3 conv), ssdlite, lufficc_ssdlite
 _C.MODEL.BOX_HEAD.LOSS = "multibox"  # a name in ssd.modeling.LOSSES: multibox, focal
-_C.MODEL.BOX_HEAD.INIT = "xavier"  # new-layer init: "xavier" (paper / Caffe) or "normal" (N(0, 0.03))
 # >0: every conv of the class heads drawn from N(0, std) and every class-head bias at the loss's prior
-# (houqb/ssdlite-pytorch-mobilenext with the focal loss: 0.01); 0: INIT, prior bias on the last conv only
-_C.MODEL.BOX_HEAD.CLS_INIT_STD = 0.0  # class-head init std (see above); 0 = follow INIT
+# (houqb/ssdlite-pytorch-mobilenext with the focal loss: 0.01); 0: MODEL.INIT, prior bias on the last conv only
+_C.MODEL.BOX_HEAD.CLS_INIT_STD = 0.0  # class-head init std (see above); 0 = follow MODEL.INIT
 
 _C.MODEL.CENTER_VARIANCE = 0.1  # box coder variance of centres (torchvision weights 10, 10)
 _C.MODEL.SIZE_VARIANCE = 0.2  # box coder variance of log sizes (torchvision weights 5, 5)
@@ -82,7 +85,9 @@ _C.INPUT.PIXEL_MEAN = [123.0, 117.0, 104.0]  # RGB mean subtracted inside the mo
 _C.INPUT.PIXEL_STD = [1.0, 1.0, 1.0]  # RGB std divided inside the model
 _C.INPUT.PIXEL_RANGE = 255.0  # the range mean/std refer to: 255 (0-255 pixels) or 1.0 (0-1)
 _C.INPUT.AUGMENTATION = "caffe"  # training pipeline: "caffe", "lufficc", "ssdlite"
-_C.INPUT.RANDOM_INTERPOLATION = False  # pick the resize interpolation at random in training
+# Caffe ssd_pascal.py resize_param.interp_mode: LINEAR, AREA, NEAREST, CUBIC, LANCZOS4 drawn uniformly;
+# False = always bilinear (lufficc, torchvision).
+_C.INPUT.RANDOM_INTERPOLATION = False  # draw the training resize interpolation at random (Caffe)
 _C.INPUT.SKIP_CORRUPT_IMAGES = False  # log and replace unreadable training images instead of raising
 
 # ---------------------------------------------------------------------------------------------
@@ -94,6 +99,8 @@ _C.DATASETS.TEST = ()  # dataset names evaluated one by one
 _C.DATASETS.ROOT = "datasets"  # data root for built-in names; VOC_ROOT / COCO_ROOT override
 _C.DATASETS.CATALOG = CN(new_allowed=True)  # user-declared datasets: NAME: {FORMAT, ROOT, SPLIT, ...}
 _C.DATASETS.CLASSES = []  # class names (no background) or a path to a text file; [] = dataset default
+# Caffe ssd_pascal.py trains on them (use_difficult_gt: true); lufficc/SSD drops them in training
+# (keep_difficult = not is_train). Evaluation always ignores them.
 _C.DATASETS.KEEP_DIFFICULT = False  # VOC: keep difficult objects as training targets
 _C.DATASETS.TRAIN_EMPTY_IMAGES = False  # COCO: train on images without annotations as background
 
@@ -121,13 +128,17 @@ _C.SOLVER.GAMMA = 0.1  # multistep decay factor
 _C.SOLVER.WARMUP_ITERS = 500  # linear warmup length in iterations
 _C.SOLVER.WARMUP_FACTOR = 1.0 / 3  # LR multiplier at iteration 0 of the warmup
 _C.SOLVER.COSINE_FINAL_FACTOR = 0.0  # cosine: LR multiplier reached at MAX_ITER
-_C.SOLVER.AMP = "off"  # mixed precision on CUDA: "off", "fp16", "bf16"
+_C.SOLVER.AMP = "off"  # mixed precision: "off", "fp16" (CUDA), "bf16" (CUDA, or a CPU with avx512_bf16 / amx_bf16)
+_C.SOLVER.CHANNELS_LAST = "auto"  # NHWC training: "on", "off", "auto" (on where measured faster: CPU, CUDA + AMP)
+_C.SOLVER.EMA_DECAY = 0.0  # EMA of the weights, used to evaluate and ship (e.g. 0.9998); 0 = off
+_C.SOLVER.EMA_WARMUP = 2000  # EMA decay ramp d * (1 - exp(-step / EMA_WARMUP)) (YOLOX: 2000); 0 = none
 _C.SOLVER.CLIP_GRAD_NORM = 0.0  # max gradient norm; 0 = no clipping
 _C.SOLVER.CHECKPOINT_PERIOD = 2500  # iterations between checkpoints
 _C.SOLVER.KEEP_CHECKPOINTS = 3  # newest checkpoints kept on disk
 _C.SOLVER.EVAL_PERIOD = 0  # iterations between evaluations; 0 = only at the end
 _C.SOLVER.LOG_PERIOD = 20  # iterations between log lines
 _C.SOLVER.SKIP_NONFINITE = False  # skip steps with a non-finite loss (counted) instead of stopping
+_C.SOLVER.RESUME_ALLOW_MODEL_CHANGE = False  # resume although model keys / classes differ from the checkpoint's
 
 # ---------------------------------------------------------------------------------------------
 # Test

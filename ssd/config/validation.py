@@ -8,12 +8,12 @@ from yacs.config import CfgNode as CN
 _CHOICES = {
     "MODEL.PRIORS.CLIP": ("none", "wh", "cxcywh", "xyxy"),
     "MODEL.BACKBONE.VARIANT": ("paper", "lufficc"),
-    "MODEL.BOX_HEAD.INIT": ("xavier", "normal"),
+    "MODEL.INIT": ("xavier", "normal"),
     "MODEL.MATCHER": ("bipartite", "argmax"),
-    "INPUT.AUGMENTATION": ("caffe", "lufficc", "ssdlite"),
     "SOLVER.LR_SCHEDULER": ("multistep", "cosine"),
     "SOLVER.OPTIMIZER": ("sgd", "adamw"),
     "SOLVER.AMP": ("off", "fp16", "bf16"),
+    "SOLVER.CHANNELS_LAST": ("auto", "on", "off"),
     "TEST.VOC_METRIC": ("voc07_11point", "voc_area"),
     "TEST.COCO_BACKEND": ("faster_coco_eval", "pycocotools"),
 }
@@ -43,6 +43,10 @@ def validate_config(cfg: CN) -> None:
         value = _get(cfg, key)
         if value not in allowed:
             raise ValueError(f"{key} = {value!r}; expected one of {list(allowed)}")
+    from ..data.transforms import TRAIN_PIPELINES  # the registry is the list of pipelines (no copy here)
+
+    if cfg.INPUT.AUGMENTATION not in TRAIN_PIPELINES:
+        raise ValueError(f"INPUT.AUGMENTATION = {cfg.INPUT.AUGMENTATION!r}; expected one of {list(TRAIN_PIPELINES)}")
 
     priors = cfg.MODEL.PRIORS
     _check_same_length(
@@ -117,6 +121,11 @@ def validate_config(cfg: CN) -> None:
         )
     if list(solver.LR_STEPS) != sorted(solver.LR_STEPS):
         raise ValueError(f"SOLVER.LR_STEPS = {list(solver.LR_STEPS)} must be increasing")
+    if not 0.0 <= solver.EMA_DECAY < 1.0 or solver.EMA_WARMUP < 0:
+        raise ValueError(
+            f"SOLVER.EMA_DECAY = {solver.EMA_DECAY} must lie in [0, 1) and SOLVER.EMA_WARMUP = "
+            f"{solver.EMA_WARMUP} be >= 0"
+        )
 
 
 def resolve_device(name: str) -> torch.device:

@@ -12,6 +12,7 @@ from typing import Any
 from torch import Tensor
 from yacs.config import CfgNode
 
+from ..data.catalog import load_class_names
 from ..modeling import SSDDetector, build_model
 from ..modeling.anchors import boxes_per_location
 from ..modeling.weights import fetch_state_dict
@@ -87,25 +88,24 @@ def converted_checkpoint(
 
 
 def _class_names(cfg: CfgNode) -> list[str] | None:
+    """DATASETS.CLASSES through the one class-list loader (a list, a file, or ``["/data/classes.txt"]``)."""
     names = cfg.DATASETS.CLASSES
-    if isinstance(names, str) and names:
-        with open(names, encoding="utf-8") as f:
-            return [line.strip() for line in f if line.strip()]
-    return list(names) or None
+    return load_class_names(names if isinstance(names, str) else list(names)) if len(names) else None
 
 
 def convert_weights(
-    *, source: str, weights: str, cfg: CfgNode, allow_partial: bool = False
+    *, source: str, weights: str, cfg: CfgNode, allow_partial: bool = False, option: str = "--input"
 ) -> tuple[SSDDetector, dict[str, Any]]:
     """Build the model ``cfg`` describes, fill it from ``weights`` (a file, URL or torchvision
     weights name; see :func:`ssd.modeling.weights.fetch_state_dict`) and return it with its checkpoint.
+    ``option`` names where the user gave ``weights`` (for the offline message of a URL).
 
     Raises ``ValueError`` listing every unplaced key when the conversion is partial and
     ``allow_partial`` is false; with it, the unfilled tensors keep their initial values.
     """
     cfg = cfg.clone()
     cfg.defrost()
-    state = strip_prefix(fetch_state_dict(weights))
+    state = strip_prefix(fetch_state_dict(weights, option=option))
     rename = source_rename(source, list(state))
     boxes = boxes_per_location(cfg.MODEL.PRIORS.ASPECT_RATIOS)[0]
     layout = class_layout(source, head_num_classes(state, rename=rename, boxes_at_level0=boxes), _class_names(cfg))

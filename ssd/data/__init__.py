@@ -1,4 +1,8 @@
-"""Data: datasets (VOC, COCO, custom by config), augmentation, samplers, loaders, synthetic data.
+"""Data: datasets (VOC, COCO, YOLO; custom by config), augmentation, samplers, loaders, synthetic data.
+
+Each format registers one :class:`~ssd.data.formats.DatasetFormat` in :data:`FORMATS`; every
+dataset carries ``dataset.format`` (``evaluator_kind`` among others) and
+``dataset.label_to_category_id`` (``None`` for VOC).
 
 Box convention at every boundary (details in :mod:`ssd.data.boxes`): xyxy float32 in absolute,
 continuous pixels -- a box covering pixel columns ``0..w-1`` fully is ``[0, 0, w, h]``; VOC's
@@ -24,8 +28,16 @@ from .build import (
 )
 from .catalog import BUILTIN_DATASETS, load_class_names, resolve_dataset
 from .collate import collate_detection
-from .datasets import VOC_CLASSES, COCODataset, ConcatDetectionDataset, DetectionDataset, VOCDataset
-from .image_io import CorruptImageError, read_image
+from .datasets import (
+    VOC_CLASSES,
+    COCODataset,
+    ConcatDetectionDataset,
+    DetectionDataset,
+    VOCDataset,
+    YOLODataset,
+)
+from .formats import FORMATS, DatasetFormat
+from .image_io import CorruptImageError, read_image, read_image_size
 from .samplers import IterationBatchSampler, ShardSampler
 
 __all__ = [
@@ -33,11 +45,14 @@ __all__ = [
     "COCODataset",
     "ConcatDetectionDataset",
     "CorruptImageError",
+    "DatasetFormat",
     "DetectionDataset",
+    "FORMATS",
     "IterationBatchSampler",
     "ShardSampler",
     "VOCDataset",
     "VOC_CLASSES",
+    "YOLODataset",
     "build_dataset",
     "build_test_loader",
     "build_train_dataset",
@@ -49,6 +64,7 @@ __all__ = [
     "load_class_names",
     "measure_pipeline_throughput",
     "read_image",
+    "read_image_size",
     "samples_from_dataset",
     "resolve_dataset",
     "resolve_num_classes",

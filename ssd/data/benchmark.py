@@ -56,10 +56,7 @@ def _pipeline(name: str, size: int, pixel_mean: Sequence[float]):
             return compose(img, target)
 
         return run
-    cls = TRAIN_PIPELINES.get(name)
-    if name == "ssdlite":
-        return cls(size=size)
-    return cls(size=size, pixel_mean=pixel_mean)
+    return TRAIN_PIPELINES.get(name)(size=size, pixel_mean=pixel_mean)
 
 
 def measure_pipeline_throughput(

@@ -11,14 +11,8 @@ from yacs.config import CfgNode
 from ..utils.distributed import per_process_batch
 from .catalog import DatasetSpec, load_class_names, resolve_dataset
 from .collate import collate_detection
-from .datasets import (
-    VOC_CLASSES,
-    COCODataset,
-    ConcatDetectionDataset,
-    VOCDataset,
-    coco_class_names,
-    load_coco,
-)
+from .datasets import ConcatDetectionDataset
+from .formats import FORMATS
 from .samplers import IterationBatchSampler, ShardSampler
 from .transforms import TRAIN_PIPELINES, ResizeTransform
 
@@ -39,22 +33,18 @@ def _declared_classes(cfg: CfgNode, spec: DatasetSpec) -> list[str] | None:
 
 
 def build_transform(cfg: CfgNode, *, is_train: bool):
-    """INPUT.AUGMENTATION's training pipeline, or the test-time resize."""
+    """INPUT.AUGMENTATION's training pipeline, or the test-time resize.
+
+    Every registered pipeline takes the same keyword arguments (see :mod:`ssd.data.transforms.pipelines`).
+    """
     size = cfg.INPUT.IMAGE_SIZE
-    # The expand canvas is filled with the mean in 0-255 pixels, whatever range PIXEL_MEAN is in.
-    mean_255 = [m * 255.0 / cfg.INPUT.PIXEL_RANGE for m in cfg.INPUT.PIXEL_MEAN]
     if not is_train:
         return ResizeTransform(size=size)
-    name = cfg.INPUT.AUGMENTATION
-    if name == "caffe":
-        return TRAIN_PIPELINES.get(name)(
-            size=size,
-            pixel_mean=mean_255,
-            random_interpolation=cfg.INPUT.RANDOM_INTERPOLATION,
-        )
-    if name == "lufficc":
-        return TRAIN_PIPELINES.get(name)(size=size, pixel_mean=mean_255)
-    return TRAIN_PIPELINES.get(name)(size=size, random_interpolation=cfg.INPUT.RANDOM_INTERPOLATION)
+    # The expand canvas is filled with the mean in 0-255 pixels, whatever range PIXEL_MEAN is in.
+    mean_255 = [m * 255.0 / cfg.INPUT.PIXEL_RANGE for m in cfg.INPUT.PIXEL_MEAN]
+    return TRAIN_PIPELINES.get(cfg.INPUT.AUGMENTATION)(
+        size=size, pixel_mean=mean_255, random_interpolation=cfg.INPUT.RANDOM_INTERPOLATION
+    )
 
 
 def build_dataset(cfg: CfgNode, name: str, *, is_train: bool):
@@ -64,25 +54,15 @@ def build_dataset(cfg: CfgNode, name: str, *, is_train: bool):
     without targets (unless DATASETS.TRAIN_EMPTY_IMAGES).
     """
     spec = _spec(cfg, name)
-    classes = _declared_classes(cfg, spec)
-    common = dict(
+    dataset = FORMATS.get(spec.format).build(
+        spec.paths,
+        class_names=_declared_classes(cfg, spec),
         transform=build_transform(cfg, is_train=is_train),
         training=is_train,
+        keep_difficult=cfg.DATASETS.KEEP_DIFFICULT,
         keep_empty=not is_train or cfg.DATASETS.TRAIN_EMPTY_IMAGES,
         skip_corrupt=is_train and cfg.INPUT.SKIP_CORRUPT_IMAGES,
     )
-    if spec.format == "voc":
-        dataset = VOCDataset(
-            root=spec.paths["ROOT"],
-            split=spec.paths["SPLIT"],
-            class_names=classes or VOC_CLASSES,
-            keep_difficult=cfg.DATASETS.KEEP_DIFFICULT,
-            **common,
-        )
-    else:
-        dataset = COCODataset(
-            images=spec.paths["IMAGES"], annotations=spec.paths["ANNOTATIONS"], class_names=classes, **common
-        )
     logger.info("dataset %s (%s): %d images, %d classes", name, spec.format, len(dataset), len(dataset.class_names))
     return dataset
 
@@ -100,9 +80,7 @@ def class_names_for(cfg: CfgNode, *, train: bool = True) -> list[str]:
         spec = _spec(cfg, name)
         classes = _declared_classes(cfg, spec)
         if classes is None:
-            classes = (
-                list(VOC_CLASSES) if spec.format == "voc" else coco_class_names(load_coco(spec.paths["ANNOTATIONS"]))
-            )
+            classes = list(FORMATS.get(spec.format).default_class_names(spec.paths))
         if result is None:
             result, first = classes, name
         elif classes != result:

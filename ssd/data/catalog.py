@@ -3,18 +3,21 @@
 Built-in names resolve under a data root: ``VOC_ROOT`` (VOC names) or ``COCO_ROOT`` (COCO names)
 when set in the environment, else ``DATASETS.ROOT``. Names declared in ``DATASETS.CATALOG`` take
 precedence over built-in ones; their relative paths are taken as given (relative to the working
-directory). An entry is ``{FORMAT: voc, ROOT, SPLIT[, CLASSES]}`` or
-``{FORMAT: coco, IMAGES, ANNOTATIONS[, CLASSES]}``; ``CLASSES`` is a list of names or the path of a
-text file with one name per line (background excluded).
+directory). An entry is ``{FORMAT, <the format's keys>[, CLASSES]}``: each registered
+:class:`~ssd.data.formats.DatasetFormat` declares its keys (``voc``: ROOT, SPLIT; ``coco``: IMAGES,
+ANNOTATIONS; ``yolo``: IMAGES[, LABELS]). ``CLASSES`` is a list of names, the path of a text file
+with one name per line, or a YOLO ``data.yaml`` (its ``names``); background excluded.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..utils.registry import Registry
+from . import datasets as _datasets  # noqa: F401  (imported for its side effect: registers the formats)
+from .class_names import load_class_names  # noqa: F401  (re-exported: ssd.data.catalog.load_class_names)
+from .formats import FORMATS
 
 # Entries follow the layouts of lufficc/SSD (README "Setting up datasets") so its users'
 # folders work unchanged; the synthetic ones are what tools/make_synthetic_dataset.py writes.
@@ -76,13 +79,10 @@ BUILTIN_DATASETS: dict[str, dict] = {
         "IMAGES": "synthetic_coco/test",
         "ANNOTATIONS": "synthetic_coco/annotations/instances_test.json",
     },
+    "synthetic_yolo_train": {"FORMAT": "yolo", "IMAGES": "synthetic_yolo/images/train"},
+    "synthetic_yolo_val": {"FORMAT": "yolo", "IMAGES": "synthetic_yolo/images/val"},
 }
 
-# Which keys each format needs (paths among them are resolved); the format registry's keys.
-FORMATS = Registry("dataset format")
-FORMATS.register("voc")(("ROOT", "SPLIT"))
-FORMATS.register("coco")(("IMAGES", "ANNOTATIONS"))
-_PATH_KEYS = ("ROOT", "IMAGES", "ANNOTATIONS", "CLASSES")
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ class DatasetSpec:
 
     name: str
     format: str
-    paths: dict[str, str]  # ROOT + SPLIT (voc) or IMAGES + ANNOTATIONS (coco)
+    paths: dict[str, str]  # the format's keys given in the entry (DatasetFormat.required/optional_keys)
     classes: tuple[str, ...] | str | None  # names, a file path, or None (dataset default)
 
 
@@ -111,42 +111,29 @@ def resolve_dataset(name: str, *, catalog: Mapping, data_root: str) -> DatasetSp
     fmt = str(entry.get("FORMAT", "")).lower()
     if fmt not in FORMATS:
         raise ValueError(f"dataset {name!r}: FORMAT = {entry.get('FORMAT')!r}; expected one of {list(FORMATS)}")
-    required = FORMATS.get(fmt)
-    missing = [k for k in required if not entry.get(k)]
+    spec_format = FORMATS.get(fmt)
+    missing = [k for k in spec_format.required_keys if not entry.get(k)]
     if missing:
-        raise ValueError(f"dataset {name!r} ({fmt}): missing {missing} in its catalog entry {entry}")
+        raise ValueError(
+            f"dataset {name!r} ({fmt}): missing {missing} in its catalog entry {entry}; "
+            f"expected {spec_format.description}"
+        )
+    known = {"FORMAT", "CLASSES", *spec_format.required_keys, *spec_format.optional_keys}
+    unknown = sorted(set(entry) - known)
+    if unknown:
+        raise ValueError(
+            f"dataset {name!r} ({fmt}): unknown keys {unknown} in its catalog entry; expected {spec_format.description}"
+        )
 
     def place(path: str) -> str:
         path = os.path.expanduser(str(path))
         return path if root is None or os.path.isabs(path) else os.path.join(root, path)
 
-    paths = {k: place(entry[k]) if k in _PATH_KEYS else str(entry[k]) for k in required}
+    given = [k for k in (*spec_format.required_keys, *spec_format.optional_keys) if entry.get(k)]
+    paths = {k: place(entry[k]) if k in spec_format.path_keys else str(entry[k]) for k in given}
     classes = entry.get("CLASSES")
     if isinstance(classes, str):
         classes = place(classes)
     elif classes is not None:
         classes = tuple(str(c) for c in classes)
     return DatasetSpec(name=name, format=fmt, paths=paths, classes=classes or None)
-
-
-def load_class_names(spec: Sequence[str] | str) -> list[str]:
-    """Class names from a list, a path to a text file (one name per line), or a one-item list of such a path.
-
-    Raises ``ValueError`` for duplicates or an empty list, ``FileNotFoundError`` for a missing file.
-    """
-    if not isinstance(spec, str) and len(spec) == 1 and str(spec[0]).endswith(".txt"):
-        spec = str(spec[0])
-    if isinstance(spec, str):
-        if not os.path.isfile(spec):
-            raise FileNotFoundError(f"class list file not found: {spec}")
-        with open(spec, encoding="utf-8") as f:
-            names = [line.strip() for line in f if line.strip() and not line.lstrip().startswith("#")]
-        source = spec
-    else:
-        names, source = [str(n) for n in spec], "the class list"
-    if not names:
-        raise ValueError(f"{source}: no class names")
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise ValueError(f"{source}: duplicate class names {duplicates} in {names}")
-    return names

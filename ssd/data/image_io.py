@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 # OpenCV's own thread pool does not survive fork(): a loader worker forked after the parent used it
 # can hang inside OpenCV. Loader workers are the parallelism, so OpenCV runs single-threaded
 # (detectron2 and mmcv do the same).
 cv2.setNumThreads(0)
 
-__all__ = ["CorruptImageError", "read_image"]
+__all__ = ["CorruptImageError", "read_image", "read_image_size"]
 
 
 class CorruptImageError(OSError):
@@ -29,3 +30,17 @@ def read_image(path: str) -> np.ndarray:
     if image is None:
         raise CorruptImageError(f"cannot decode image (unreadable or corrupt): {path}")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def read_image_size(path: str) -> tuple[int, int]:
+    """``(height, width)`` of the stored pixels of ``path`` from its header, without decoding it.
+
+    EXIF orientation is ignored, as in :func:`read_image`. Raises :class:`CorruptImageError` naming
+    the file when it cannot be opened or identified.
+    """
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except (OSError, UnidentifiedImageError) as e:
+        raise CorruptImageError(f"cannot read the size of image {path}: {e}") from e
+    return int(height), int(width)

@@ -8,8 +8,9 @@ continuous-pixel convention (:mod:`ssd.data.boxes`). Everything is a function of
 ``k`` of a split uses its own generator seeded by ``(seed, split, k)``.
 
 Written layouts: VOC (``JPEGImages/``, ``Annotations/``, ``ImageSets/Main/{trainval,test}.txt``,
-``classes.txt``) or COCO (``train/``, ``test/``, ``annotations/instances_{train,test}.json``, with
-non-contiguous category ids 10, 20, 30, ... so the label <-> category mapping is always exercised).
+``classes.txt``), COCO (``train/``, ``test/``, ``annotations/instances_{train,test}.json``, with
+non-contiguous category ids 10, 20, 30, ... so the label <-> category mapping is always exercised)
+or YOLO (``images/{train,val}/``, ``labels/{train,val}/``, ``data.yaml``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
+
+from .writers import voc_xml, write_yolo_data_yaml, yolo_label_lines
 
 logger = logging.getLogger(__name__)
 
@@ -231,25 +234,8 @@ def _write_jpeg(path: str, image: np.ndarray, quality: int) -> None:
 def _voc_xml(
     file_name: str, image: np.ndarray, boxes: np.ndarray, labels: np.ndarray, classes: tuple[str, ...]
 ) -> ET.ElementTree:
-    root = ET.Element("annotation")
-    ET.SubElement(root, "folder").text = "VOC2007"
-    ET.SubElement(root, "filename").text = file_name
-    size = ET.SubElement(root, "size")
-    for key, value in zip(("width", "height", "depth"), (image.shape[1], image.shape[0], 3), strict=False):
-        ET.SubElement(size, key).text = str(value)
-    for box, label in zip(boxes, labels, strict=False):
-        obj = ET.SubElement(root, "object")
-        ET.SubElement(obj, "name").text = classes[label - 1]
-        ET.SubElement(obj, "pose").text = "Unspecified"
-        truncated = box[0] <= 0 or box[1] <= 0 or box[2] >= image.shape[1] or box[3] >= image.shape[0]
-        ET.SubElement(obj, "truncated").text = str(int(truncated))
-        ET.SubElement(obj, "difficult").text = "0"
-        bnd = ET.SubElement(obj, "bndbox")
-        # continuous [x1, x2) -> VOC 1-based inclusive: xmin = x1 + 1, xmax = x2
-        for key, value in zip(("xmin", "ymin", "xmax", "ymax"), (box[0] + 1, box[1] + 1, box[2], box[3]), strict=False):
-            ET.SubElement(bnd, key).text = str(int(value))
-    ET.indent(root)
-    return ET.ElementTree(root)
+    objects = [(classes[label - 1], box, False) for box, label in zip(boxes.tolist(), labels.tolist(), strict=True)]
+    return voc_xml(file_name, width=image.shape[1], height=image.shape[0], objects=objects)
 
 
 def write_voc(out_dir: str, *, train: int, test: int, seed: int = 0, spec: SyntheticSpec = SyntheticSpec()) -> None:
@@ -301,6 +287,23 @@ def write_coco(out_dir: str, *, train: int, test: int, seed: int = 0, spec: Synt
         with open(os.path.join(out_dir, "annotations", f"instances_{split}.json"), "w", encoding="utf-8") as f:
             json.dump({"images": images, "annotations": annotations, "categories": categories}, f)
     logger.info("wrote COCO synthetic dataset to %s (%d train, %d test)", out_dir, train, test)
+
+
+def write_yolo(out_dir: str, *, train: int, test: int, seed: int = 0, spec: SyntheticSpec = SyntheticSpec()) -> None:
+    """Write a YOLO-layout dataset: ``images/{train,val}/``, ``labels/{train,val}/`` and ``data.yaml``."""
+    for split, count, folder in (("train", train, "train"), ("test", test, "val")):
+        image_dir, label_dir = os.path.join(out_dir, "images", folder), os.path.join(out_dir, "labels", folder)
+        os.makedirs(image_dir, exist_ok=True)
+        os.makedirs(label_dir, exist_ok=True)
+        for k in range(count):
+            image, boxes, labels = render_image(_rng(seed, split, k), spec)
+            stem = f"{split}_{k:06d}"
+            _write_jpeg(os.path.join(image_dir, f"{stem}.jpg"), image, spec.jpeg_quality)
+            lines = yolo_label_lines(boxes, labels, width=image.shape[1], height=image.shape[0])
+            with open(os.path.join(label_dir, f"{stem}.txt"), "w", encoding="utf-8") as f:
+                f.write("".join(lines))
+        write_yolo_data_yaml(out_dir, spec.classes, folder)
+    logger.info("wrote YOLO synthetic dataset to %s (%d train, %d val)", out_dir, train, test)
 
 
 def write_demo_images(

@@ -1,13 +1,19 @@
-"""Trainer hooks: timing and log lines, TensorBoard, periodic checkpoints, periodic evaluation.
+"""Trainer hooks: timing and log lines (+ ``metrics.jsonl``), TensorBoard, periodic checkpoints,
+periodic evaluation.
 
-A hook sees the trainer after every step through ``trainer.iter`` (0-based index of the step just
-run) and ``trainer.step_info`` (the step's losses averaged over ranks, LR and data time).
+A hook reads the loop's state from the trainer: ``trainer.iter`` (steps completed; in
+``after_step`` it includes the step just run), ``trainer.start_iter`` / ``trainer.max_iter`` (the
+bounds of this ``train()`` call) and ``trainer.step_info`` (the step's losses averaged over ranks,
+LR and data time).
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 import logging
+import resource
+import sys
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -19,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 
 class HookBase:
-    trainer: Any = None
+    trainer: Any = None  # a weak proxy of the trainer, set by Trainer.register_hooks
 
     def before_train(self) -> None: ...
 
@@ -29,19 +35,31 @@ class HookBase:
 
     def after_step(self) -> None: ...
 
+    def period_end(self, period: int) -> bool:
+        """True after the last step and after every ``period``-th (``period <= 0``: only the last)."""
+        t = self.trainer
+        return t.iter == t.max_iter or (period > 0 and t.iter % period == 0)
 
-def _is_period_end(completed: int, period: int, max_iter: int) -> bool:
-    return completed == max_iter or (period > 0 and completed % period == 0)
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak CUDA memory allocated on ``device``, or this process's peak resident memory on a CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return rss / 2**20 if sys.platform == "darwin" else rss / 2**10
 
 
 class LoggingHook(HookBase):
     """Every ``period`` iterations: a log line (iteration, losses, LR, time/iter, data time, ETA,
-    peak CUDA memory) and the same numbers as TensorBoard scalars (``writer`` may be None)."""
+    peak memory), the same numbers as TensorBoard scalars (``writer`` may be None) and as one JSON
+    line appended to ``metrics_path`` (may be None): ``{"iteration", "loss_*", "loss", "lr",
+    "time", "data_time", "memory_mb", "skipped_nonfinite"}`` with ``time`` / ``data_time`` the
+    window means in seconds."""
 
-    def __init__(self, *, period: int, max_iter: int, writer: Any = None, window: int = 20):
+    def __init__(self, *, period: int, writer: Any = None, metrics_path: str | None = None, window: int = 20):
         self.period = max(1, period)
-        self.max_iter = max_iter
         self.writer = writer
+        self.metrics_path = metrics_path
         self.window = window
 
     def before_train(self) -> None:
@@ -51,7 +69,7 @@ class LoggingHook(HookBase):
 
     def after_step(self) -> None:
         now = time.perf_counter()
-        info = self.trainer.step_info
+        t, info = self.trainer, self.trainer.step_info
         step_time, self._last = now - self._last, now
         if self._first_logged:  # the first step pays for warm-up (workers, allocator): keep it out
             self._values["time"].append(step_time)
@@ -59,40 +77,44 @@ class LoggingHook(HookBase):
         self._values["data_time"].append(info["data_time"])
         for k, v in info["losses"].items():
             self._values[k].append(v)
-        completed = self.trainer.iter + 1
-        if not _is_period_end(completed, self.period, self.max_iter):
+        if not self.period_end(self.period):
             return
         avg = {k: sum(v) / len(v) for k, v in self._values.items() if v}
         step_s = avg.get("time", step_time)
-        eta = datetime.timedelta(seconds=int(step_s * (self.max_iter - completed)))
+        eta = datetime.timedelta(seconds=int(step_s * (t.max_iter - t.iter)))
+        memory = peak_memory_mb(t.device)
         losses = "  ".join(f"{k}: {v:.4f} ({avg[k]:.4f})" for k, v in info["losses"].items())
         line = (
-            f"iter: {completed}/{self.max_iter}  {losses}  lr: {info['lr']:.6f}  "
-            f"time: {step_s:.3f}s  data: {avg['data_time']:.3f}s  eta: {eta}"
+            f"iter: {t.iter}/{t.max_iter}  {losses}  lr: {info['lr']:.6f}  "
+            f"time: {step_s:.3f}s  data: {avg['data_time']:.3f}s  eta: {eta}  max_mem: {memory:.0f}MB"
         )
-        if torch.cuda.is_available() and self.trainer.device.type == "cuda":
-            line += f"  max_mem: {torch.cuda.max_memory_allocated(self.trainer.device) / 2**20:.0f}MB"
         if info.get("skipped"):
             line += f"  skipped_nonfinite: {info['skipped']}"
         logger.info(line)
+        if self.metrics_path is not None:
+            record = {"iteration": t.iter, **info["losses"], "lr": info["lr"], "time": step_s,
+                      "data_time": avg["data_time"], "memory_mb": round(memory, 1),
+                      "skipped_nonfinite": info.get("skipped", 0)}
+            with open(self.metrics_path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
         if self.writer is not None:
             for k, v in info["losses"].items():
-                self.writer.add_scalar(f"train/{k}", v, completed)
-            self.writer.add_scalar("train/lr", info["lr"], completed)
-            self.writer.add_scalar("train/time_per_iter", step_s, completed)
-            self.writer.add_scalar("train/data_time", avg["data_time"], completed)
+                self.writer.add_scalar(f"train/{k}", v, t.iter)
+            self.writer.add_scalar("train/lr", info["lr"], t.iter)
+            self.writer.add_scalar("train/time_per_iter", step_s, t.iter)
+            self.writer.add_scalar("train/data_time", avg["data_time"], t.iter)
+            self.writer.add_scalar("train/memory_mb", memory, t.iter)
 
 
 class CheckpointHook(HookBase):
     """Calls ``save(completed_iterations)`` every ``period`` iterations and after the last one."""
 
-    def __init__(self, *, period: int, max_iter: int, save: Callable[[int], Any]):
-        self.period, self.max_iter, self.save = period, max_iter, save
+    def __init__(self, *, period: int, save: Callable[[int], Any]):
+        self.period, self.save = period, save
 
     def after_step(self) -> None:
-        completed = self.trainer.iter + 1
-        if _is_period_end(completed, self.period, self.max_iter):
-            self.save(completed)
+        if self.period_end(self.period):
+            self.save(self.trainer.iter)
 
 
 class EvalHook(HookBase):
@@ -100,11 +122,10 @@ class EvalHook(HookBase):
     and after the last one, on every rank (inference is split across ranks). The model is put
     back in training mode afterwards."""
 
-    def __init__(self, *, period: int, max_iter: int, evaluate: Callable[[int], Any]):
-        self.period, self.max_iter, self.evaluate = period, max_iter, evaluate
+    def __init__(self, *, period: int, evaluate: Callable[[int], Any]):
+        self.period, self.evaluate = period, evaluate
 
     def after_step(self) -> None:
-        completed = self.trainer.iter + 1
-        if _is_period_end(completed, self.period, self.max_iter):
-            self.evaluate(completed)
+        if self.period_end(self.period):
+            self.evaluate(self.trainer.iter)
             self.trainer.model.train()

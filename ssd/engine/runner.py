@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,16 +22,22 @@ from yacs.config import CfgNode
 from ..config import resolve_device
 from ..data import resolve_num_classes
 from ..evaluation import build_evaluator, scalars
+from ..evaluation.schema import json_safe, primary_metric
 from ..evaluation.writer import write_detections, write_metrics
-from ..solver import build_lr_scheduler, build_optimizer
+from ..solver import build_ema, build_lr_scheduler, build_optimizer
 from ..utils import checkpoint as ckpt
 from ..utils.distributed import barrier, get_rank, get_world_size, init_distributed, is_main_process
 from ..utils.env import collect_env, seed_everything
 from ..utils.logger import setup_logger
 from ..visualization.plots import write_eval_plots, write_training_curves
+from .best import BestCheckpoint
 from .hooks import CheckpointHook, EvalHook, HookBase, LoggingHook
 from .inference import gather_detections, run_inference
+from .precision import resolve_amp, resolve_channels_last
+from .progress import LoggedProgress
+from .resume import check_resume, record_config
 from .scaling import scale_for_world
+from .summary import format_summary, metric_entry, run_summary, write_summary
 from .trainer import Trainer, unwrap
 
 logger = logging.getLogger(__name__)
@@ -45,8 +53,7 @@ class Run:
 
 def setup_run(cfg: CfgNode, *, training: bool = True) -> Run:
     """Join torchrun's process group (if any), set up logging and seeds; for training also apply
-    the world-size scaling keys and, on rank 0, save the resolved config and environment in
-    OUTPUT_DIR."""
+    the world-size scaling keys and, on rank 0, save the environment in OUTPUT_DIR."""
     device = init_distributed(resolve_device(cfg.MODEL.DEVICE))
     rank, world_size = get_rank(), get_world_size()
     setup_logger(output_dir=cfg.OUTPUT_DIR, rank=rank)
@@ -57,10 +64,8 @@ def setup_run(cfg: CfgNode, *, training: bool = True) -> Run:
     seed_everything(cfg.SEED)
     env = collect_env(world_size=world_size)
     logger.info("rank %d of %d on %s; environment: %s", rank, world_size, device, json.dumps(env))
-    if training and rank == 0:
+    if training and rank == 0:  # config.yaml is written by train(), after comparing it with a checkpoint's
         os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
-        with open(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), "w", encoding="utf-8") as f:
-            f.write(cfg.dump())
         with open(os.path.join(cfg.OUTPUT_DIR, "env.json"), "w", encoding="utf-8") as f:
             json.dump(env, f, indent=2)
     return Run(cfg=cfg, device=device, rank=rank, world_size=world_size)
@@ -115,7 +120,7 @@ def _label_layout(name: str, dataset: Any, class_names: list[str],
     it is the model's own layout (a converted torchvision COCO model on a COCO set) rather than
     the dataset's (``None`` for VOC-format sets). Raises ``ValueError`` when the model cannot be
     scored on the set."""
-    if label_to_category_id is not None and hasattr(dataset, "coco"):
+    if label_to_category_id is not None and getattr(dataset, "label_to_category_id", None) is not None:
         missing = sorted(set(dataset.label_to_category_id.values()) - set(label_to_category_id.values()))
         if missing:
             raise ValueError(f"test set {name!r} has category ids {missing} that the model does not predict")
@@ -196,13 +201,34 @@ def evaluate(
         if is_main_process():
             results[evaluation.name] = evaluation.result
             write_eval_plots(evaluation.output_dir, dataset=evaluation.dataset, detections=evaluation.detections,
-                             class_names=evaluation.dataset.class_names,
-                             score_threshold=cfg.TEST.DEMO_SCORE_THRESHOLD, writer=writer, step=step)
+                             class_names=evaluation.dataset.class_names, score_threshold=cfg.TEST.DEMO_SCORE_THRESHOLD,
+                             writer=writer, step=step)
             if writer is not None and step is not None:
                 for key, value in scalars(evaluation.result, f"eval/{evaluation.name}").items():
                     writer.add_scalar(key, value, step)
                 writer.flush()
     return results
+
+
+def _truncate_jsonl(path: str, *, after: int) -> None:
+    """Drop the lines of ``path`` logged past iteration ``after`` (a killed run's steps that the
+    resumed run repeats), like TensorBoard's ``purge_step``."""
+    if not os.path.isfile(path):
+        return
+    with open(path, encoding="utf-8") as f:
+        lines = [ln for ln in f if ln.strip() and json.loads(ln).get("iteration", 0) <= after]
+    ckpt.atomic_write_text("".join(lines), path)
+
+
+def _schema_result(result: Any, name: str) -> dict[str, Any] | None:
+    """``result`` when it follows :mod:`ssd.evaluation.schema`, else ``None`` (logged)."""
+    try:
+        primary_metric(result)
+        return result
+    except (KeyError, TypeError, ValueError):
+        logger.warning("the evaluation result of %s does not follow ssd.evaluation.schema: no best checkpoint or "
+                       "metric in the summary from it", name)
+        return None
 
 
 def train(
@@ -214,72 +240,130 @@ def train(
 ) -> Trainer:
     """Train as ``run.cfg`` says, resuming from the last checkpoint in OUTPUT_DIR when there is one.
 
-    ``extra_hooks`` run after the built-in ones (logging, checkpoint, evaluation).
+    ``builders`` may also hold ``"evaluate"`` (default :func:`evaluate`). ``extra_hooks`` run after
+    the built-in ones (logging, checkpoint, evaluation). Rank 0 writes in OUTPUT_DIR: ``config.yaml``
+    (an earlier, different one kept as ``config.<iteration>.yaml``), checkpoints, ``metrics.jsonl``,
+    TensorBoard events, ``eval_history.jsonl``, ``model_best.pth`` + ``best.json`` and ``summary.json``.
     """
+    started = time.perf_counter()
     builders = builders or _default_builders()
+    evaluate_fn = builders.get("evaluate", evaluate)
     cfg, device, rank, world_size = run.cfg, run.device, run.rank, run.world_size
     s = cfg.SOLVER
+    if rank == 0:
+        ckpt.remove_stale_temp_files(cfg.OUTPUT_DIR)
     class_names = list(builders["class_names"](cfg))
     num_classes = resolve_num_classes(cfg.MODEL.NUM_CLASSES, class_names)
+    amp_dtype = resolve_amp(s.AMP, device)
+    channels_last = resolve_channels_last(s.CHANNELS_LAST, device=device, amp_dtype=amp_dtype)
     model = builders["model"](cfg, num_classes=num_classes).to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        logger.info("SOLVER.CHANNELS_LAST = %s: training in channels_last (NHWC)", s.CHANNELS_LAST)
+    last = ckpt.last_checkpoint(cfg.OUTPUT_DIR) if resume else None
+    if not last and cfg.MODEL.WEIGHTS:
+        weights = ckpt.load_checkpoint(cfg.MODEL.WEIGHTS, option="MODEL.WEIGHTS")
+        ckpt.load_model_weights(model, weights, source=cfg.MODEL.WEIGHTS, config=cfg, num_classes=num_classes)
+        logger.info("initialised the model from MODEL.WEIGHTS = %s", cfg.MODEL.WEIGHTS)
     optimizer = build_optimizer(cfg, model)
     scheduler = build_lr_scheduler(cfg, optimizer)
+    ema = build_ema(cfg, model)
+    if ema is not None:
+        logger.info("SOLVER.EMA_DECAY = %g (warm-up %g): evaluation and model_best.pth use the EMA weights",
+                    s.EMA_DECAY, s.EMA_WARMUP)
     model = prepare_for_world(model, sync_bn=cfg.MODEL.SYNC_BN, device=device, world_size=world_size)
     trainer = Trainer(
-        model=model, optimizer=optimizer, scheduler=scheduler, data=(), max_iter=s.MAX_ITER, device=device,
-        amp=s.AMP, clip_grad_norm=s.CLIP_GRAD_NORM, skip_nonfinite=s.SKIP_NONFINITE,
+        model=model, optimizer=optimizer, scheduler=scheduler, device=device, amp_dtype=amp_dtype,
+        channels_last=channels_last, ema=ema, clip_grad_norm=s.CLIP_GRAD_NORM, skip_nonfinite=s.SKIP_NONFINITE,
     )
-    last = ckpt.last_checkpoint(cfg.OUTPUT_DIR) if resume else None
     if last:
         state = ckpt.load_checkpoint(last)
-        if state.get("class_names") and list(state["class_names"]) != class_names:
-            raise ValueError(f"{last} was trained on classes {list(state['class_names'])} but DATASETS.TRAIN "
-                             f"has {class_names}; use a new OUTPUT_DIR")
+        check_resume(state, source=last, config=cfg, class_names=class_names,
+                     allow_model_change=s.RESUME_ALLOW_MODEL_CHANGE)
+        message = ckpt.mismatch_message(state, source=last, weights=ckpt.model_state(state, source=last, ema=False),
+                                        model=unwrap(model), config=cfg, num_classes=num_classes)
+        if message:
+            raise ValueError(message)
         trainer.load_state_dict(state)
-        logger.info("resumed from %s at iteration %d (lr %.6g)", last, trainer.start_iter,
-                    optimizer.param_groups[0]["lr"])
-    elif cfg.MODEL.WEIGHTS:
-        weights = ckpt.load_checkpoint(cfg.MODEL.WEIGHTS)
-        unwrap(model).load_state_dict(ckpt.model_state(weights, source=cfg.MODEL.WEIGHTS))
-        logger.info("initialised the model from MODEL.WEIGHTS = %s", cfg.MODEL.WEIGHTS)
-    if trainer.start_iter >= s.MAX_ITER:
-        logger.info("%s already holds iteration %d = SOLVER.MAX_ITER; nothing to train", last, trainer.start_iter)
+        logger.info("resumed from %s at iteration %d (lr %.6g)", last, trainer.iter, optimizer.param_groups[0]["lr"])
+    if rank == 0:
+        record_config(cfg.OUTPUT_DIR, cfg.dump(), iteration=trainer.iter)
+    if trainer.iter >= s.MAX_ITER:
+        logger.info("%s already holds iteration %d = SOLVER.MAX_ITER; nothing to train", last, trainer.iter)
         return trainer
-    trainer.data = builders["train_loader"](cfg, start_iter=trainer.start_iter, rank=rank, world_size=world_size)
+    data = builders["train_loader"](cfg, start_iter=trainer.iter, rank=rank, world_size=world_size)
 
-    writer = None
+    writer, metrics_path, best = None, None, None
     if rank == 0:
         from torch.utils.tensorboard import SummaryWriter
 
-        writer = SummaryWriter(log_dir=os.path.join(cfg.OUTPUT_DIR, "tensorboard"), purge_step=trainer.start_iter)
+        writer = SummaryWriter(log_dir=os.path.join(cfg.OUTPUT_DIR, "tensorboard"), purge_step=trainer.iter)
+        metrics_path = os.path.join(cfg.OUTPUT_DIR, "metrics.jsonl")
+        _truncate_jsonl(metrics_path, after=trainer.iter)
+
+        def best_weights() -> dict[str, Any]:
+            weights = {"model": unwrap(model).state_dict(), "iteration": trainer.iter, "config": cfg.dump(),
+                       "class_names": class_names}
+            if ema is not None:
+                weights["model_ema"] = ema.state_dict()
+            return weights
+
+        best = BestCheckpoint(directory=cfg.OUTPUT_DIR, weights=best_weights)
+    saved: list[str] = []
+    final_eval: dict[str, Any] = {}
 
     def save(iteration: int) -> None:
+        state = {**trainer.state_dict(), "config": cfg.dump(), "class_names": class_names}
+        # on every rank (they hold the same weights), so that all stop together on a non-finite model
+        ckpt.check_finite(state, what=f"the checkpoint of iteration {iteration}")
         if rank == 0:
-            state = {**trainer.state_dict(), "config": cfg.dump(), "class_names": class_names}
-            ckpt.save_checkpoint(state, directory=cfg.OUTPUT_DIR, iteration=iteration, keep=s.KEEP_CHECKPOINTS)
+            saved.append(ckpt.save_checkpoint(state, directory=cfg.OUTPUT_DIR, iteration=iteration,
+                                              keep=s.KEEP_CHECKPOINTS))
+
+    eval_builders = dict(builders)
+    if not sys.stderr.isatty():  # no terminal for a tqdm bar: a log line every 10 s instead
+        build_test_loader = builders["test_loader"]
+        eval_builders["test_loader"] = lambda c, name, **kw: LoggedProgress(
+            build_test_loader(c, name, **kw), desc=f"evaluating on {name}")
 
     def run_eval(iteration: int) -> None:
         if not cfg.DATASETS.TEST:
             return
-        results = evaluate(cfg, model, device=device, class_names=class_names, builders=builders,
-                           writer=writer, step=iteration)
-        if rank == 0:
-            with open(os.path.join(cfg.OUTPUT_DIR, "eval_history.jsonl"), "a", encoding="utf-8") as f:
-                f.write(json.dumps({"iteration": iteration, "results": results}) + "\n")
+        results = evaluate_fn(cfg, trainer.eval_model, device=device, class_names=class_names,
+                              builders=eval_builders, writer=writer, step=iteration, progress=sys.stderr.isatty())
+        if rank != 0:
+            return
+        with open(os.path.join(cfg.OUTPUT_DIR, "eval_history.jsonl"), "a", encoding="utf-8") as f:
+            f.write(json.dumps(json_safe({"iteration": iteration, "results": results})) + "\n")
+        name = cfg.DATASETS.TEST[0]
+        result = _schema_result(results[name], name)
+        if result is not None:
+            final_eval.update(metric_entry(iteration=iteration, dataset=name, result=result))
+            best.update(iteration=iteration, dataset=name, result=result)
 
     trainer.register_hooks([
-        LoggingHook(period=s.LOG_PERIOD, max_iter=s.MAX_ITER, writer=writer),
-        CheckpointHook(period=s.CHECKPOINT_PERIOD, max_iter=s.MAX_ITER, save=save),
-        EvalHook(period=s.EVAL_PERIOD, max_iter=s.MAX_ITER, evaluate=run_eval),
+        LoggingHook(period=s.LOG_PERIOD, writer=writer, metrics_path=metrics_path),
+        CheckpointHook(period=s.CHECKPOINT_PERIOD, save=save),
+        EvalHook(period=s.EVAL_PERIOD, evaluate=run_eval),
         *extra_hooks,
     ])
     try:
-        trainer.train()
+        trainer.train(data, max_iter=s.MAX_ITER)
         if rank == 0:
             write_training_curves(cfg.OUTPUT_DIR, writer=writer)
     finally:
         if writer is not None:
             writer.close()
+    if rank == 0:
+        summary = run_summary(
+            wall_time_s=time.perf_counter() - started, start_iter=trainer.start_iter, end_iter=trainer.iter,
+            max_iter=trainer.max_iter, final=final_eval or None, best=best.record,
+            final_checkpoint=saved[-1] if saved else None,
+            best_checkpoint=best.path if best.record else None, has_ema=ema is not None,
+            config_file=os.path.join(cfg.OUTPUT_DIR, "config.yaml"),
+        )
+        write_summary(cfg.OUTPUT_DIR, summary)
+        logger.info("%s", format_summary(summary))
     return trainer
 
 
@@ -298,7 +382,7 @@ def load_for_test(cfg: CfgNode, path_or_url: str | None, *, builders: dict[str, 
     state = ckpt.load_checkpoint(path)
     class_names = list(state.get("class_names") or builders["class_names"](cfg))
     model = builders["model"](cfg, num_classes=len(class_names) + 1)
-    model.load_state_dict(ckpt.model_state(state, source=path))
+    ckpt.load_model_weights(model, state, source=path, config=cfg, num_classes=len(class_names) + 1)
     mapping = state.get("label_to_category_id")
     mapping = {int(k): int(v) for k, v in mapping.items()} if mapping else None
     return model.to(device).eval(), class_names, path, mapping

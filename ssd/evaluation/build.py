@@ -16,12 +16,14 @@ EVALUATORS = ("auto", "voc", "coco")
 
 
 def evaluator_kind(cfg: CfgNode, dataset: Any) -> str:
-    """``"coco"`` or ``"voc"``: ``auto`` follows the dataset's format (COCO datasets carry ``coco``)."""
+    """``"coco"`` or ``"voc"``: ``auto`` follows the dataset's format (``dataset.format.evaluator_kind``;
+    a dataset that declares no format is evaluated VOC-style from ``get_annotation``)."""
     kind = cfg.TEST.EVALUATOR
     if kind not in EVALUATORS:
         raise ValueError(f"TEST.EVALUATOR = {kind!r}; expected one of {list(EVALUATORS)}")
     if kind == "auto":
-        return "coco" if hasattr(dataset, "coco") else "voc"
+        fmt = getattr(dataset, "format", None)
+        return fmt.evaluator_kind if fmt is not None else "voc"
     return kind
 
 

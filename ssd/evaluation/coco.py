@@ -178,7 +178,7 @@ class COCOEvaluator(DatasetEvaluator):
         self.class_names = list(class_names)
         self.backend = backend
         self.label_to_category_id: dict[int, int] | None = None
-        if hasattr(dataset, "coco"):
+        if getattr(dataset, "label_to_category_id", None) is not None:  # the dataset has category ids (and .coco)
             mapping = label_to_category_id or dataset.label_to_category_id
             self.label_to_category_id = {int(k): int(v) for k, v in mapping.items()}
         self.reset()

@@ -8,12 +8,13 @@ import torch
 from torch import Tensor, nn
 
 from .anchors import boxes_per_location, caffe_scales, default_boxes, linear_scales
+from .backbone import build_backbone
 from .box_coder import BoxCoder
 from .detector import InputNormalizer, SSDDetector
 from .head.box_head import PostprocessSettings, SSDBoxHead
 from .loss import DetectionLoss
 from .postprocess import SCORE_ACTIVATIONS
-from .registry import BACKBONES, LOSSES, NECKS, PREDICTORS
+from .registry import LOSSES, NECKS, PREDICTORS
 
 logger = logging.getLogger(__name__)
 
@@ -94,13 +95,7 @@ def build_model(cfg, *, num_classes: int | None = None) -> SSDDetector:
             f"MODEL.NUM_CLASSES = {cfg.MODEL.NUM_CLASSES}: pass the dataset's class count "
             "(background included) to build_model when the config leaves it to the dataset"
         )
-    backbone = BACKBONES.get(cfg.MODEL.BACKBONE.NAME)(cfg)
-    wanted_strides = list(cfg.MODEL.BACKBONE.OUT_STRIDES)
-    if wanted_strides and wanted_strides != list(backbone.strides):
-        raise ValueError(
-            f"MODEL.BACKBONE.OUT_STRIDES = {wanted_strides} but {cfg.MODEL.BACKBONE.NAME} returns maps at "
-            f"strides {list(backbone.strides)}"
-        )
+    backbone = build_backbone(cfg)
     neck = NECKS.get(cfg.MODEL.NECK.NAME)(cfg, list(backbone.out_channels))
     aspect_ratios = cfg.MODEL.PRIORS.ASPECT_RATIOS
     if len(neck.out_channels) != len(aspect_ratios):

@@ -4,7 +4,8 @@ Each entry is a *builder*: the only place that reads the config. It maps config 
 keyword-only arguments of a plain, typed ``nn.Module`` (or loss object), so every component can
 also be built and tested without a config.
 
-- ``BACKBONES``:  ``builder(cfg) -> nn.Module`` with ``out_channels: list[int]`` and ``strides``
+- ``BACKBONES``:  ``builder(cfg) -> Backbone`` (``ssd.modeling.backbone.base``: declared output shapes and
+  weight adapter; weights are loaded by ``build_backbone``, not by the builder)
 - ``NECKS``:      ``builder(cfg, in_channels: list[int]) -> nn.Module`` with ``out_channels``
 - ``PREDICTORS``: ``builder(cfg, *, in_channels, boxes_per_location, num_classes, cls_bias_prior) -> nn.Module``
   (``cls_bias_prior`` is the built loss's, see below)

@@ -7,6 +7,7 @@ from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 from yacs.config import CfgNode
 
+from .ema import ModelEma
 from .lr_scheduler import WarmupSchedule, make_lr_scheduler
 from .optimizer import make_adamw, make_sgd
 
@@ -42,3 +43,12 @@ def build_schedule(cfg: CfgNode) -> WarmupSchedule:
 def build_lr_scheduler(cfg: CfgNode, optimizer: torch.optim.Optimizer) -> LambdaLR:
     """Warmup + multistep or warmup + cosine, stepped once per iteration."""
     return make_lr_scheduler(optimizer, build_schedule(cfg))
+
+
+def build_ema(cfg: CfgNode, model: nn.Module) -> ModelEma | None:
+    """The EMA of ``model``'s weights (``SOLVER.EMA_DECAY``, ``SOLVER.EMA_WARMUP``), or ``None``
+    when ``EMA_DECAY`` is 0."""
+    s = cfg.SOLVER
+    if s.EMA_DECAY <= 0:
+        return None
+    return ModelEma(model, decay=s.EMA_DECAY, warmup=s.EMA_WARMUP)

@@ -29,6 +29,7 @@ from ssd.data import COCODataset, build_dataset, measure_pipeline_throughput
 from ssd.data.benchmark import samples_from_dataset
 from ssd.data.synthetic import spec_for, write_coco
 from ssd.modeling import build_model
+from ssd.tools.args import add_overrides, entry_point, parse_args
 from ssd.utils.model_stats import count_flops, count_parameters
 
 
@@ -125,6 +126,7 @@ def bench_data(cfg, num_images: int, rounds: int) -> dict[str, float]:
     return {"images": source, **{f"{k}_images_per_s": v for k, v in result.items()}}
 
 
+@entry_point
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config-file", default=None, help="required unless --eval")
@@ -135,8 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--eval", action="store_true", help="time the evaluators only (ssd.evaluation.benchmark)")
     parser.add_argument("--eval-images", type=int, default=5000, help="images of the --eval detection set")
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides")
-    args = parser.parse_args(argv)
+    add_overrides(parser)
+    args = parse_args(parser, argv)
     if args.eval:
         from ssd.evaluation.benchmark import benchmark_evaluators
 

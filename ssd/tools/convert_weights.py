@@ -18,6 +18,7 @@ import sys
 
 from ssd.config import load_config
 from ssd.convert import SOURCES, convert_weights
+from ssd.tools import args as tool_args
 from ssd.utils.checkpoint import atomic_save
 
 logger = logging.getLogger("ssd.convert")
@@ -31,10 +32,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--output", required=True, help="checkpoint file to write")
     p.add_argument("--allow-partial", action="store_true",
                    help="write the model even if some keys could not be placed (they keep their init)")
-    p.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE ...")
-    return p.parse_args(argv)
+    tool_args.add_overrides(p)
+    return tool_args.parse_args(p, argv)
 
 
+@tool_args.entry_point
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)

@@ -1,126 +1,170 @@
 #!/usr/bin/env python
-"""Detect objects in images (or a video) and write annotated copies plus detections.json.
+"""Detect objects in images, a video, a webcam or a stream; write annotated copies and detections.json.
 
-    python tools/demo.py --config-file CFG --ckpt PATH_OR_URL --images DIR_OR_FILE \\
-        [--output DIR] [--score-threshold T] [KEY VALUE ...]
+    ssd demo --ckpt outputs/quickstart/model_0000500.pth --images demo/ --output demo/output
+    python tools/demo.py --ckpt PATH_OR_URL --images SOURCE [--config-file CFG] [--output DIR]
+        [--score-threshold T] [--max-frames N] [KEY VALUE ...]
 
-Images: every .jpg/.jpeg/.png/.bmp/.webp (any case) in a folder, or one file; a video file
-(.mp4/.avi/.mov/.mkv) gives an annotated video. Class names come from the checkpoint (else the
-config's DATASETS.CLASSES), never from a dataset on disk.
+SOURCE is one of:
+  a folder        every .jpg/.jpeg/.png/.bmp/.webp (any case) in it, sorted
+  a file          an image, or a video (.mp4/.avi/.mov/.mkv/.webm) -> <name>_det.mp4
+  a glob          'photos/*.jpg' (quoted, so the shell leaves it alone)
+  a webcam index  0, 1, ... (Ctrl-C or --max-frames ends it) -> webcam<i>_det.mp4
+  a stream URL    rtsp://..., http://... that OpenCV opens -> stream_det.mp4
+
+The model, its input size and its class names come from the checkpoint; --config-file and
+KEY VALUE overrides win when given. Images are decoded by the training decoder; an unreadable one
+is skipped with a warning and counted. Annotated videos are H.264 MP4 (VP9 WebM without libx264),
+which browsers play.
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import json
+import logging
 import os
+import re
 import sys
 import time
+from dataclasses import dataclass
 
 import cv2
 from tqdm import tqdm
 
-from ssd.config import load_config, resolve_device
-from ssd.data import load_class_names
-from ssd.engine.predictor import Predictor, draw_detections
-from ssd.modeling import build_model
-from ssd.utils.checkpoint import load_checkpoint, model_state
+from ssd.data.image_io import CorruptImageError
+from ssd.engine.predictor import Predictor
+from ssd.tools.args import add_overrides, entry_point, parse_args
+from ssd.utils.video import BrowserVideoWriter
+
+logger = logging.getLogger("ssd.demo")
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
-VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv")
+VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm")
+STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp")
 
 
-def list_images(path: str) -> list[str]:
-    """The image files in folder ``path`` (sorted), or ``[path]`` for a single file."""
-    if os.path.isdir(path):
-        return sorted(os.path.join(path, n) for n in os.listdir(path) if n.lower().endswith(IMAGE_EXTS))
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"--images {path}: no such file or folder")
-    return [path]
+@dataclass(frozen=True)
+class Source:
+    """What ``--images`` names: ``kind`` is ``"images"`` (``paths``), ``"video"`` (a file),
+    ``"webcam"`` (``index``) or ``"stream"`` (``url``)."""
+
+    kind: str
+    paths: tuple[str, ...] = ()
+    index: int = 0
+    url: str = ""
+
+    @property
+    def capture_target(self) -> str | int:
+        return {"video": self.paths[0] if self.paths else "", "webcam": self.index, "stream": self.url}[self.kind]
+
+    @property
+    def output_stem(self) -> str:
+        if self.kind == "video":
+            return os.path.splitext(os.path.basename(self.paths[0]))[0]
+        return f"webcam{self.index}" if self.kind == "webcam" else "stream"
 
 
-def detections_entry(pred: dict, class_names: list[str]) -> list[dict]:
-    return [
-        {"box": [round(float(v), 2) for v in box], "score": round(float(score), 4), "label": int(label),
-         "class_name": class_names[int(label) - 1]}
-        for box, score, label in zip(pred["boxes"].tolist(), pred["scores"].tolist(), pred["labels"].tolist(),
-                                     strict=True)
-    ]
+def parse_source(spec: str) -> list[Source]:
+    """The sources ``--images spec`` names (a glob may match images and videos). Raises
+    ``FileNotFoundError`` naming ``spec`` when it is none of the kinds in the module doc."""
+    if re.fullmatch(r"\d+", spec) and not os.path.exists(spec):
+        return [Source(kind="webcam", index=int(spec))]
+    if "://" in spec and spec.split("://", 1)[0].lower() in STREAM_SCHEMES:
+        return [Source(kind="stream", url=spec)]
+    if os.path.isdir(spec):
+        names = sorted(n for n in os.listdir(spec) if n.lower().endswith(IMAGE_EXTS))
+        return [Source(kind="images", paths=tuple(os.path.join(spec, n) for n in names))]
+    files = [spec] if os.path.isfile(spec) else sorted(glob.glob(spec)) if glob.has_magic(spec) else []
+    if not files:
+        raise FileNotFoundError(f"--images {spec}: no such file, folder, glob match, webcam index or stream URL")
+    images = tuple(f for f in files if not f.lower().endswith(VIDEO_EXTS) and os.path.isfile(f))
+    sources = [Source(kind="images", paths=images)] if images else []
+    return sources + [Source(kind="video", paths=(f,)) for f in files if f.lower().endswith(VIDEO_EXTS)]
 
 
-def run_video(path: str, predictor: Predictor, class_names: list[str], output: str) -> list[dict]:
-    capture = cv2.VideoCapture(path)
-    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
-    writer, entries, frame = None, [], 0
-    while True:
-        ok, bgr = capture.read()
-        if not ok:
-            break
-        pred = predictor(bgr)
-        if writer is None:
-            out_path = os.path.join(output, os.path.splitext(os.path.basename(path))[0] + "_det.mp4")
-            writer = cv2.VideoWriter(out_path, cv2.VideoWriter_fourcc(*"mp4v"), fps, (bgr.shape[1], bgr.shape[0]))
-        writer.write(draw_detections(bgr, class_names=class_names, **{k: v.numpy() for k, v in pred.items()}))
-        entries.append({"file_name": os.path.basename(path), "frame": frame, "height": bgr.shape[0],
-                        "width": bgr.shape[1], "detections": detections_entry(pred, class_names)})
-        frame += 1
-    capture.release()
-    if writer is not None:
-        writer.release()
+def run_images(paths: tuple[str, ...], predictor: Predictor, output: str) -> tuple[list[dict], list[str]]:
+    """Annotated copies in ``output``; returns the JSON entries and the paths skipped as unreadable."""
+    entries, skipped = [], []
+    for i, path in enumerate(tqdm(paths, desc="images", dynamic_ncols=True)):
+        start = time.perf_counter()
+        try:
+            result = predictor(path)
+        except CorruptImageError as e:
+            logger.warning("skipped: %s", e)
+            skipped.append(path)
+            continue
+        ms = 1000 * (time.perf_counter() - start)
+        cv2.imwrite(os.path.join(output, os.path.basename(path)), result.plot())
+        entries.append(result.to_dict())
+        tqdm.write(f"({i + 1}/{len(paths)}) {os.path.basename(path)}: {len(result)} objects, {ms:.0f} ms")
+    return entries, skipped
+
+
+def run_capture(source: Source, predictor: Predictor, output: str, *, max_frames: int = 0) -> list[dict]:
+    """Read frames with OpenCV (video file, webcam, stream), write the annotated video; returns
+    one JSON entry per frame. Progress shows frames done / total when the source knows its length."""
+    capture = cv2.VideoCapture(source.capture_target)
+    if not capture.isOpened():
+        raise OSError(f"--images {source.capture_target}: OpenCV cannot open this {source.kind}")
+    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    total = min(total, max_frames) if total > 0 and max_frames else (total if total > 0 else (max_frames or None))
+    name = os.path.basename(source.paths[0]) if source.kind == "video" else str(source.capture_target)
+    entries: list[dict] = []
+    writer = BrowserVideoWriter(os.path.join(output, source.output_stem + "_det"), fps=capture.get(cv2.CAP_PROP_FPS))
+    bar = tqdm(total=total, desc=f"{source.kind} frames", unit="frame", dynamic_ncols=True)
+    try:
+        while not max_frames or writer.frames < max_frames:
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            result = predictor(bgr)
+            writer.write(result.plot())
+            entries.append({**result.to_dict(), "file_name": name, "frame": writer.frames - 1})
+            bar.update(1)
+    except KeyboardInterrupt:
+        logger.info("interrupted: closing %s", writer.path)
+    finally:
+        bar.close()
+        capture.release()
+        writer.close()
+    if writer.frames:
+        print(f"wrote {writer.frames} frames to {writer.path} ({writer.codec})")
     return entries
 
 
+@entry_point
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config-file", required=True, help="YAML config")
-    parser.add_argument("--ckpt", required=True, help="checkpoint path or URL")
-    parser.add_argument("--images", required=True, help="an image folder, an image, or a video")
+    parser.add_argument("--ckpt", required=True, help="checkpoint path or URL (holds the config and class names)")
+    parser.add_argument("--images", required=True, help="a folder, image, glob, video, webcam index or stream URL")
+    parser.add_argument("--config-file", default=None, help="YAML config (default: the one stored in --ckpt)")
     parser.add_argument("--output", default="demo/output", help="folder for annotated copies and detections.json")
     parser.add_argument("--score-threshold", type=float, default=0.5, help="minimum score drawn and listed")
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
-    args = parser.parse_args(argv)
+    parser.add_argument("--max-frames", type=int, default=0, help="stop a video, webcam or stream after N frames")
+    add_overrides(parser)
+    args = parse_args(parser, argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
-    cfg = load_config(args.config_file, args.opts)
-    state = load_checkpoint(args.ckpt)
-    class_names = list(state.get("class_names") or [])
-    if not class_names:
-        if not len(cfg.DATASETS.CLASSES):
-            raise ValueError(f"{args.ckpt} holds no class names; set DATASETS.CLASSES in the config")
-        class_names = load_class_names(list(cfg.DATASETS.CLASSES))
-    device = resolve_device(cfg.MODEL.DEVICE)
-    model = build_model(cfg, num_classes=len(class_names) + 1)
-    model.load_state_dict(model_state(state, source=args.ckpt))
-    predictor = Predictor(model=model, image_size=cfg.INPUT.IMAGE_SIZE, device=device,
-                          score_threshold=args.score_threshold)
+    sources = parse_source(args.images)
+    predictor = Predictor.from_checkpoint(args.ckpt, config_file=args.config_file, opts=args.opts,
+                                          score_threshold=args.score_threshold)
     os.makedirs(args.output, exist_ok=True)
-
     entries: list[dict] = []
-    if os.path.isfile(args.images) and args.images.lower().endswith(VIDEO_EXTS):
-        entries = run_video(args.images, predictor, class_names, args.output)
-    else:
-        paths = list_images(args.images)
-        bar = tqdm(paths, desc="demo", dynamic_ncols=True)
-        for i, path in enumerate(bar):
-            start = time.perf_counter()
-            bgr = cv2.imread(path, cv2.IMREAD_COLOR)
-            if bgr is None:
-                tqdm.write(f"skipping unreadable image {path}")
-                continue
-            load_ms = 1000 * (time.perf_counter() - start)
-            start = time.perf_counter()
-            pred = predictor(bgr)
-            infer_ms = 1000 * (time.perf_counter() - start)
-            name = os.path.basename(path)
-            annotated = draw_detections(bgr, class_names=class_names, **{k: v.numpy() for k, v in pred.items()})
-            cv2.imwrite(os.path.join(args.output, name), annotated)
-            entries.append({"file_name": name, "height": bgr.shape[0], "width": bgr.shape[1],
-                            "detections": detections_entry(pred, class_names)})
-            tqdm.write(f"({i + 1:04d}/{len(paths):04d}) {name}: objects {len(pred['scores']):02d} | "
-                       f"load {load_ms:03.0f}ms | inference {infer_ms:04.0f}ms | FPS {1000 / infer_ms:.1f}")
+    skipped: list[str] = []
+    for source in sources:
+        if source.kind == "images":
+            found, bad = run_images(source.paths, predictor, args.output)
+            entries += found
+            skipped += bad
+        else:
+            entries += run_capture(source, predictor, args.output, max_frames=args.max_frames)
     with open(os.path.join(args.output, "detections.json"), "w", encoding="utf-8") as f:
         json.dump(entries, f, indent=1)
-    print(f"wrote {len(entries)} annotated {'frames' if entries and 'frame' in entries[0] else 'images'} "
-          f"and detections.json to {args.output}")
+    frames = sum("frame" in e for e in entries)
+    print(f"wrote {len(entries) - frames} annotated images, {frames} video frames and detections.json "
+          f"to {args.output}" + (f"; skipped {len(skipped)} unreadable inputs" if skipped else ""))
     return 0
 
 

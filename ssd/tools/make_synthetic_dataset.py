@@ -1,8 +1,9 @@
 #!/usr/bin/env python
-"""Generate the embedded synthetic shapes dataset (VOC or COCO layout) and optional demo images.
+"""Generate the embedded synthetic shapes dataset (VOC, COCO or YOLO layout) and optional demo images.
 
 python tools/make_synthetic_dataset.py --format voc --out datasets/synthetic_voc --train 300 --test 100
 python tools/make_synthetic_dataset.py --format coco --out datasets/synthetic_coco --difficulty easy
+python tools/make_synthetic_dataset.py --format yolo --out datasets/synthetic_yolo
 python tools/make_synthetic_dataset.py --demo-out demo --demo 6
 """
 
@@ -11,14 +12,18 @@ from __future__ import annotations
 import argparse
 import logging
 
-from ssd.data.synthetic import DIFFICULTIES, spec_for, write_coco, write_demo_images, write_voc
+from ssd.data.synthetic import DIFFICULTIES, spec_for, write_coco, write_demo_images, write_voc, write_yolo
+from ssd.tools.args import entry_point, parse_args
+
+WRITERS = {"voc": write_voc, "coco": write_coco, "yolo": write_yolo}
 
 
+@entry_point
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--format", choices=("voc", "coco"), default="voc")
+    parser.add_argument("--format", choices=sorted(WRITERS), default="voc")
     parser.add_argument("--out", help="output folder of the dataset")
     parser.add_argument("--train", type=int, default=300, help="training images")
     parser.add_argument("--test", type=int, default=100, help="test images")
@@ -31,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clutter", type=int, help="background distractor strokes per image")
     parser.add_argument("--demo", type=int, default=0, help="also write this many demo JPEGs")
     parser.add_argument("--demo-out", default="demo", help="folder of the demo images")
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if not args.out and not args.demo:
         parser.error("nothing to do: give --out and/or --demo N")
@@ -44,8 +49,7 @@ def main(argv: list[str] | None = None) -> None:
         clutter=args.clutter,
     )
     if args.out:
-        write = write_voc if args.format == "voc" else write_coco
-        write(args.out, train=args.train, test=args.test, seed=args.seed, spec=spec)
+        WRITERS[args.format](args.out, train=args.train, test=args.test, seed=args.seed, spec=spec)
     if args.demo:
         paths = write_demo_images(args.demo_out, count=args.demo, seed=args.seed, spec=spec)
         logging.info("wrote %d demo images to %s", len(paths), args.demo_out)

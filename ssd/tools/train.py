@@ -12,14 +12,16 @@ import sys
 
 from ssd.config import load_config
 from ssd.engine import setup_run, train
+from ssd.tools.args import add_overrides, entry_point, parse_args
 from ssd.utils.distributed import destroy_distributed
 
 
+@entry_point
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config-file", required=True, help="YAML config")
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
-    args = parser.parse_args(argv)
+    add_overrides(parser)
+    args = parse_args(parser, argv)
     run = setup_run(load_config(args.config_file, args.opts))
     try:
         train(run)

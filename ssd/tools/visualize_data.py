@@ -28,6 +28,7 @@ import torch
 
 from ssd.config import load_config
 from ssd.data import build_dataset, build_train_loader, class_names_for, read_image
+from ssd.tools.args import add_overrides, entry_point, parse_args
 from ssd.utils.logger import setup_logger
 from ssd.visualization.draw import class_colour, draw_boxes
 
@@ -102,6 +103,7 @@ def make_grid(tiles: Sequence[np.ndarray], *, columns: int, gap: int = 2) -> np.
     return grid
 
 
+@entry_point
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config-file", required=True, help="YAML config")
@@ -112,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", help="test set to draw (default: DATASETS.TEST[0])")
     parser.add_argument("--per-grid", type=int, default=16, help="images per grid file")
     parser.add_argument("--cell-size", type=int, default=320, help="tile side in pixels")
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
-    args = parser.parse_args(argv)
+    add_overrides(parser)
+    args = parse_args(parser, argv)
     if args.num < 1 or args.per_grid < 1 or args.cell_size < 32:
         parser.error("--num and --per-grid must be >= 1 and --cell-size >= 32")
     setup_logger(output_dir=None)

@@ -26,7 +26,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ..evaluation.schema import primary_metric
+from ..evaluation.schema import from_json, primary_metric
 from .curves import (
     COCO_IOU_THRESHOLDS,
     COCO_RECALL_POINTS,
@@ -188,17 +188,24 @@ def read_jsonl(path: str) -> list[dict[str, Any]]:
 
 def training_series(metrics_rows: Sequence[Mapping[str, Any]], eval_rows: Sequence[Mapping[str, Any]]):
     """``(losses {name: (iters, values)}, lr (iters, values), primary {dataset: (name, iters, values)})``
-    from ``metrics.jsonl`` rows (``iteration``, ``losses``, ``lr``) and ``eval_history.jsonl`` rows
-    (``iteration``, ``results {dataset: result}``, results in the schema of
-    :mod:`ssd.evaluation.schema`). A later row for an iteration replaces an earlier one (a resumed
-    run logs the iterations after its checkpoint again)."""
+    from ``metrics.jsonl`` rows and ``eval_history.jsonl`` rows (``iteration``, ``results {dataset:
+    result}``, results in the schema of :mod:`ssd.evaluation.schema`, ``null`` for NaN).
+
+    A ``metrics.jsonl`` row (:class:`ssd.engine.hooks.LoggingHook`) holds ``iteration``, ``lr``,
+    timings and the step's losses as top-level ``loss*`` keys (``loss``, ``loss_box``,
+    ``loss_cls``: detectron2's naming) or, in the older form, a ``losses`` dict. A later row for an
+    iteration replaces an earlier one (a resumed run logs the iterations after its checkpoint
+    again)."""
     by_iter = {int(r["iteration"]): r for r in metrics_rows if "iteration" in r}
     iters = sorted(by_iter)
     losses: dict[str, tuple[list[int], list[float]]] = {}
     lr: tuple[list[int], list[float]] = ([], [])
     for it in iters:
         row = by_iter[it]
-        for k, v in (row.get("losses") or {}).items():
+        row_losses = row.get("losses") or {k: v for k, v in row.items() if k.startswith("loss")}
+        for k, v in row_losses.items():
+            if v is None:
+                continue
             losses.setdefault(k, ([], []))
             losses[k][0].append(it)
             losses[k][1].append(float(v))
@@ -210,8 +217,8 @@ def training_series(metrics_rows: Sequence[Mapping[str, Any]], eval_rows: Sequen
     for it in sorted(evals):
         for dataset, result in (evals[it].get("results") or {}).items():
             try:
-                metric, value = primary_metric(result)
-            except (KeyError, TypeError):
+                metric, value = primary_metric(from_json(result))
+            except (KeyError, TypeError, AttributeError):
                 logger.warning("eval_history.jsonl iteration %d, %s: not in the evaluation result schema; skipped",
                                it, dataset)
                 continue

@@ -4,7 +4,7 @@ import pytest
 import torch
 from yacs.config import CfgNode
 
-from ssd.config import get_cfg, load_config, resolve_device
+from ssd.config import get_cfg, load_config, load_config_text, resolve_device
 
 
 def _write(tmp_path, name, text):
@@ -57,6 +57,33 @@ def test_unknown_key_names_the_file(tmp_path):
         load_config(None, ["SOLVER.NOPE", "1"])
 
 
+@pytest.mark.parametrize("key, suggestion", [
+    ("SOLVER.MAX_ITERS", "SOLVER.MAX_ITER"), ("SOLVR.LR", "SOLVER.LR"),
+    ("MODEL.BACKBONE.WIGHTS", "MODEL.BACKBONE.WEIGHTS"), ("INPUT.IMAGESIZE", "INPUT.IMAGE_SIZE"),
+])
+def test_unknown_keys_suggest_the_closest_real_key(key, suggestion):
+    with pytest.raises(KeyError) as err:
+        load_config(None, [key, "1"])
+    assert err.value.args[0] == f"command-line override: unknown config key {key} (did you mean {suggestion}?)"
+    with pytest.raises(KeyError) as err:
+        load_config(None, ["NOTHING.LIKE_THIS_AT_ALL", "1"])
+    assert "did you mean" not in err.value.args[0]
+
+
+def test_unknown_key_in_a_file_suggests_too(tmp_path):
+    bad = _write(tmp_path, "bad.yaml", "SOLVER:\n  MAX_ITERS: 1\n")
+    with pytest.raises(KeyError, match=r"bad.yaml: unknown config key SOLVER.MAX_ITERS \(did you mean SOLVER.MAX_ITER"):
+        load_config(bad)
+
+
+def test_a_config_stored_as_text_loads_with_overrides():
+    text = load_config(None, ["SOLVER.MAX_ITER", "7"]).dump()
+    cfg = load_config_text(text, ["SOLVER.LR", "0.5"], source="model.pth")
+    assert (cfg.SOLVER.MAX_ITER, cfg.SOLVER.LR) == (7, 0.5)
+    with pytest.raises(KeyError, match="config stored in model.pth: unknown config key SOLVER.MAX_ITERS"):
+        load_config_text("SOLVER:\n  MAX_ITERS: 3\n", source="model.pth")
+
+
 @pytest.mark.parametrize(
     "opts, message",
     [
@@ -104,3 +131,23 @@ def test_catalog_accepts_new_entries(tmp_path):
     cfg = load_config(leaf)
     assert isinstance(cfg.DATASETS.CATALOG.mine, CfgNode)
     assert cfg.DATASETS.CATALOG.mine.SPLIT == "test"
+
+
+def test_deprecated_norm_and_init_keys_still_load_with_a_warning(tmp_path, caplog):
+    _write(tmp_path, "base.yaml", "MODEL:\n  BACKBONE:\n    NORM_EPS: 0.001\n  BOX_HEAD:\n    INIT: normal\n")
+    leaf = _write(tmp_path, "leaf.yaml", "_BASE_: base.yaml\nMODEL:\n  NORM_MOMENTUM: 0.03\n")
+    with caplog.at_level("WARNING", logger="ssd.config.loading"):
+        cfg = load_config(leaf, ["MODEL.BACKBONE.NORM_MOMENTUM", "0.01"])
+    assert (cfg.MODEL.NORM_EPS, cfg.MODEL.INIT, cfg.MODEL.NORM_MOMENTUM) == (0.001, "normal", 0.01)
+    assert "base.yaml: MODEL.BACKBONE.NORM_EPS is deprecated, use MODEL.NORM_EPS" in caplog.text
+    assert "MODEL.BOX_HEAD.INIT is deprecated, use MODEL.INIT" in caplog.text
+    assert "command-line override: MODEL.BACKBONE.NORM_MOMENTUM is deprecated" in caplog.text
+    assert "NORM_EPS" not in cfg.MODEL.BACKBONE and "INIT" not in cfg.MODEL.BOX_HEAD
+
+
+def test_a_deprecated_key_beside_its_new_name_is_an_error(tmp_path):
+    both = _write(tmp_path, "both.yaml", "MODEL:\n  NORM_EPS: 0.001\n  BACKBONE:\n    NORM_EPS: 0.01\n")
+    with pytest.raises(ValueError, match=r"both\.yaml: both MODEL\.BACKBONE\.NORM_EPS \(deprecated\) and MODEL\.NORM"):
+        load_config(both)
+    with pytest.raises(ValueError, match=r"both MODEL\.BOX_HEAD\.INIT \(deprecated\) and MODEL\.INIT"):
+        load_config(None, ["MODEL.INIT", "normal", "MODEL.BOX_HEAD.INIT", "xavier"])

@@ -7,10 +7,15 @@ import importlib.util
 import logging
 import os
 
+import pytest
 import torch
 import yaml
 
+from ssd.config import load_config
+from ssd.convert import convert_weights
+from ssd.convert.convert import _class_names
 from ssd.utils.checkpoint import load_checkpoint
+from ssd.utils.download import DownloadError, cache_path
 
 from .conftest import ROOT, synthetic_state_dict
 
@@ -52,7 +57,7 @@ def test_writes_a_partial_model_when_asked_from_a_file_url(tmp_path, monkeypatch
     rc = _tool().main(["--source", "torchvision", "--input", source.as_uri(), "--config-file", CONFIG,
                        "--output", str(output), "--allow-partial", "TEST.MAX_PER_IMAGE", "50"])
     assert rc == 0
-    assert (tmp_path / "cache" / "hub" / "checkpoints" / "tv.pth").is_file()  # the URL went through the cache
+    assert os.path.isfile(cache_path(source.as_uri()))  # the URL went through the cache
     checkpoint = load_checkpoint(str(output))
     assert set(checkpoint) == {"model", "config", "class_names", "label_to_category_id", "converted_from"}
     assert checkpoint["converted_from"] == {"source": "torchvision", "file": source.as_uri()}
@@ -63,3 +68,18 @@ def test_writes_a_partial_model_when_asked_from_a_file_url(tmp_path, monkeypatch
     assert torch.equal(state["neck.blocks.0.0.0.weight"],
                        synthetic_state_dict("torchvision_ssdlite320_mobilenet_v3_large")["backbone.extra.0.0.0.weight"])
     assert state["neck.blocks.2.1.0.weight"].shape == (128, 1, 3, 3)  # kept its initial value
+
+
+def test_offline_message_names_the_option_the_user_gave(tmp_path):
+    url = (tmp_path / "absent" / "tv.pth").as_uri()
+    with pytest.raises(DownloadError, match="give its local path as --input instead"):
+        convert_weights(source="torchvision", weights=url, cfg=load_config(CONFIG))
+
+
+def test_the_documented_one_item_class_file_list_gives_the_file_names(tmp_path):
+    classes = tmp_path / "classes.txt"
+    classes.write_text("cat\n# a comment\ndog\n\n")
+    cfg = load_config(CONFIG, ["DATASETS.CLASSES", f"['{classes}']"])
+    assert _class_names(cfg) == ["cat", "dog"]  # was: one class named after the path
+    assert _class_names(load_config(CONFIG, ["DATASETS.CLASSES", "['a', 'b']"])) == ["a", "b"]
+    assert _class_names(load_config(CONFIG)) is None

@@ -194,7 +194,7 @@ def test_flip_mirrors_boxes_exactly():
     [
         CaffeTrainTransform(size=32, pixel_mean=MEAN),
         LufficcTrainTransform(size=32, pixel_mean=MEAN),
-        SSDLiteTrainTransform(size=32),
+        SSDLiteTrainTransform(size=32, pixel_mean=MEAN),
         ResizeTransform(size=32),
     ],
     ids=["caffe", "lufficc", "ssdlite", "test"],
@@ -216,7 +216,7 @@ def test_variant_boxes_stay_inside_the_input(name):
     transform = (
         LufficcTrainTransform(size=40, pixel_mean=MEAN)
         if name == "lufficc"
-        else SSDLiteTrainTransform(size=40)
+        else SSDLiteTrainTransform(size=40, pixel_mean=MEAN)
     )
     image = np.full((30, 50, 3), 100, dtype=np.uint8)
     boxes = np.array([[0, 0, 10, 10], [20, 5, 45, 28]], dtype=np.float32)

@@ -58,8 +58,8 @@ def test_unknown_name_and_incomplete_entries():
         resolve_dataset("nope", catalog={}, data_root="d")
     with pytest.raises(ValueError, match=r"missing \['SPLIT'\]"):
         resolve_dataset("mine", catalog={"mine": {"FORMAT": "voc", "ROOT": "/x"}}, data_root="d")
-    with pytest.raises(ValueError, match=r"FORMAT = 'yolo'"):
-        resolve_dataset("mine", catalog={"mine": {"FORMAT": "yolo"}}, data_root="d")
+    with pytest.raises(ValueError, match=r"FORMAT = 'kitti'; expected one of \['coco', 'voc', 'yolo'\]"):
+        resolve_dataset("mine", catalog={"mine": {"FORMAT": "kitti"}}, data_root="d")
 
 
 def test_custom_voc_dataset_from_config_only(tmp_path):
@@ -166,9 +166,9 @@ def test_test_loader_shards_and_resizes(synthetic_cfg):
 def test_expand_fill_is_the_mean_in_pixels_whatever_its_range():
     cfg = get_cfg()
     cfg.INPUT.PIXEL_MEAN, cfg.INPUT.PIXEL_RANGE = [0.5, 0.25, 1.0], 1.0
-    assert build_transform(cfg, is_train=True).canvas[0, 0].tolist() == [128, 64, 255]
+    assert build_transform(cfg, is_train=True).fill.tolist() == [128, 64, 255]
     cfg.INPUT.PIXEL_MEAN, cfg.INPUT.PIXEL_RANGE = [123.0, 117.0, 104.0], 255.0
-    assert build_transform(cfg, is_train=True).canvas[5, 7].tolist() == [123, 117, 104]
+    assert build_transform(cfg, is_train=True).fill.tolist() == [123, 117, 104]
 
 
 def test_data_never_imports_the_model_side():
@@ -197,3 +197,17 @@ def test_custom_datasets_declared_in_yaml(tmp_path, synthetic_root):
     assert class_names_for(cfg, train=False) == SHAPES
     assert len(build_dataset(cfg, "shapes_train", is_train=True)) == 12
     assert build_dataset(cfg, "mine_val", is_train=False).category_id_to_label == {10: 1, 20: 2, 30: 3, 40: 4}
+
+
+def test_concatenation_exposes_the_shared_format(synthetic_cfg):
+    from ssd.data import build_train_dataset
+
+    synthetic_cfg.DATASETS.TRAIN = ("synthetic_voc_trainval", "synthetic_voc_test")
+    both = build_train_dataset(synthetic_cfg)
+    assert both.format.name == "voc" and both.format.evaluator_kind == "voc"
+    assert both.label_to_category_id is None
+    synthetic_cfg.DATASETS.TRAIN = ("synthetic_voc_trainval", "synthetic_coco_train")
+    synthetic_cfg.DATASETS.CLASSES = ["circle", "square", "triangle", "star"]
+    mixed = build_train_dataset(synthetic_cfg)
+    with pytest.raises(ValueError, match=r"different formats \['coco', 'voc'\]"):
+        _ = mixed.format

@@ -69,3 +69,19 @@ def test_demo_images(tmp_path):
     paths = write_demo_images(str(tmp_path / "demo"), count=3, seed=1)
     assert [os.path.basename(p) for p in paths] == ["demo_000.jpg", "demo_001.jpg", "demo_002.jpg"]
     assert all(os.path.getsize(p) > 1000 for p in paths)
+
+
+def test_yolo_layout_reads_back_the_rendered_boxes(tmp_path):
+    from ssd.data.datasets import YOLODataset
+    from ssd.data.synthetic import _rng, write_yolo
+
+    spec = spec_for("easy", min_side=120, max_side=160)
+    write_yolo(str(tmp_path), train=3, test=2, seed=7, spec=spec)
+    train = YOLODataset(images=str(tmp_path / "images" / "train"))  # names from data.yaml
+    assert train.class_names == list(SHAPE_CLASSES) and len(train) == 3
+    assert len(YOLODataset(images=str(tmp_path / "images" / "val"))) == 2
+    for k in range(3):
+        _, boxes, labels = render_image(_rng(7, "train", k), spec)
+        # 6 normalised decimals: within 0.5e-6 of a side of at most 160 px
+        np.testing.assert_allclose(train.get_annotation(k)["boxes"], boxes, atol=1e-4)
+        np.testing.assert_array_equal(train.get_annotation(k)["labels"], labels)

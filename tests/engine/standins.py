@@ -16,17 +16,24 @@ CLASS_NAMES = ["circle", "square"]
 class StandInDetector(nn.Module):
     """``model(images, targets) -> {"loss_box", "loss_cls"}``; eval: one box per image."""
 
-    def __init__(self, num_classes: int, nan_at_call: int = 0):
+    def __init__(self, num_classes: int, nan_at_call: int = 0, nan_images_at_call: int = 0, with_bn: bool = False,
+                 nan_grad_at_call: int = 0):
         super().__init__()
         self.image_size = IMAGE_SIZE
         self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.bn = nn.BatchNorm2d(4) if with_bn else nn.Identity()
         self.box = nn.Linear(4, 4)
         self.cls = nn.Linear(4, num_classes)
         self.nan_at_call = nan_at_call  # 1-based forward call that returns a NaN box loss
+        self.nan_images_at_call = nan_images_at_call  # 1-based forward call whose images are NaN
+        self.nan_grad_at_call = nan_grad_at_call  # 1-based forward call with a finite loss but NaN gradients
         self.calls = 0
 
     def _features(self, images):
-        return self.conv(images.float() / 255.0).relu().mean(dim=(2, 3))
+        x = images.float() / 255.0
+        if self.training and self.calls + 1 == self.nan_images_at_call:
+            x = x * float("nan")  # a corrupt batch: BatchNorm's running statistics would absorb it
+        return self.bn(self.conv(x)).relu().mean(dim=(2, 3))
 
     def forward(self, images, targets=None):
         f = self._features(images)
@@ -42,6 +49,9 @@ class StandInDetector(nn.Module):
         if self.calls == self.nan_at_call:
             loss_box = loss_box * float("nan")
         loss_cls = nn.functional.cross_entropy(self.cls(f), target_labels)
+        if self.calls == self.nan_grad_at_call:  # where() selects 0, but sqrt's backward is 0 * NaN = NaN
+            w = self.box.weight.sum()
+            loss_cls = loss_cls + torch.where(w > 1e9, torch.sqrt(-w.abs() - 1.0), torch.zeros_like(w))
         return {"loss_box": loss_box, "loss_cls": loss_cls}
 
 
@@ -94,12 +104,15 @@ class ShardLoader:
             yield self.dataset.images[idx], [{} for _ in idx], infos
 
 
-def standin_builders(*, nan_at_call: int = 0, stop_after: int | None = None):
-    """Builders for :func:`ssd.engine.train`; ``stop_after`` batches simulates a killed run."""
+def standin_builders(*, nan_at_call: int = 0, nan_images_at_call: int = 0, nan_grad_at_call: int = 0,
+                     with_bn: bool = False, stop_after: int | None = None, class_names=CLASS_NAMES, evaluate=None):
+    """Builders for :func:`ssd.engine.train`; ``stop_after`` batches simulates a killed run;
+    ``evaluate`` replaces :func:`ssd.engine.evaluate` (e.g. :class:`SchemaEvaluate`)."""
 
     def build_model(cfg, *, num_classes):
         torch.manual_seed(cfg.SEED)
-        return StandInDetector(num_classes, nan_at_call=nan_at_call)
+        return StandInDetector(num_classes, nan_at_call=nan_at_call, nan_images_at_call=nan_images_at_call,
+                               with_bn=with_bn, nan_grad_at_call=nan_grad_at_call)
 
     def build_train_loader(cfg, *, start_iter=0, rank=0, world_size=1):
         per = cfg.SOLVER.BATCH_SIZE // world_size
@@ -113,8 +126,30 @@ def standin_builders(*, nan_at_call: int = 0, stop_after: int | None = None):
     def build_test_loader(cfg, name, *, rank=0, world_size=1):
         return ShardLoader(StandInTestSet(), rank, world_size)
 
-    return {"model": build_model, "train_loader": build_train_loader, "test_loader": build_test_loader,
-            "class_names": lambda cfg: list(CLASS_NAMES)}
+    builders = {"model": build_model, "train_loader": build_train_loader, "test_loader": build_test_loader,
+                "class_names": lambda cfg: list(class_names)}
+    if evaluate is not None:
+        builders["evaluate"] = evaluate
+    return builders
+
+
+class SchemaEvaluate:
+    """Stands in for :func:`ssd.engine.evaluate`: the n-th call returns ``{name: result}`` for every
+    test set, ``result`` in the :mod:`ssd.evaluation.schema` form with AP = ``values[n]``; records
+    the iteration and the model it was given."""
+
+    def __init__(self, values):
+        self.values, self.calls = list(values), []
+
+    def __call__(self, cfg, model, *, step=None, **kw):
+        from ssd.evaluation.schema import task_result
+
+        value = self.values[len(self.calls)]
+        self.calls.append((step, model, {k: v.detach().clone() for k, v in model.state_dict().items()}))
+        per_class = {"circle": value, "square": value / 2}
+        result = {"bbox": task_result(metrics={"AP": value, "AP50": min(1.0, 2 * value)}, primary="AP",
+                                      per_class=per_class)}
+        return {name: result for name in cfg.DATASETS.TEST}
 
 
 def standin_cfg(output_dir: str, *, test_sets: tuple = (), **solver):

@@ -66,7 +66,7 @@ def test_resume_continues_exactly_where_it_stopped(tmp_path):
 
     # running the finished command again trains nothing
     again = _train(cfg, builders=standin_builders())
-    assert again.start_iter == 6
+    assert again.iter == 6
 
 
 def test_outputs_logs_and_run_records(tmp_path):

@@ -2,10 +2,12 @@ import pytest
 
 from ssd.config import get_cfg
 from ssd.config.validation import validate_config
+from ssd.data import FORMATS
 from ssd.evaluation import COCOEvaluator, VOCEvaluator, build_evaluator
 
 
 class _COCOSet:
+    format = FORMATS.get("coco")
     coco = object()
     label_to_category_id = {1: 5}
 
@@ -17,7 +19,7 @@ def test_coco_backend_is_chosen_by_the_config_and_defaults_to_faster_coco_eval()
     cfg.TEST.COCO_BACKEND = "pycocotools"
     evaluator = build_evaluator(cfg, _COCOSet(), ["a"])
     assert isinstance(evaluator, COCOEvaluator) and evaluator.backend == "pycocotools"
-    assert isinstance(build_evaluator(cfg, object(), ["a"]), VOCEvaluator)  # no COCO ground truth: VOC
+    assert isinstance(build_evaluator(cfg, object(), ["a"]), VOCEvaluator)  # no declared format: VOC
 
 
 def test_unknown_coco_backend_is_rejected_by_validation():

@@ -106,3 +106,75 @@ def test_length_mismatch_is_an_error():
     with pytest.raises(ValueError, match="2 feature maps"):
         default_boxes(feature_sizes=[(2, 2), (1, 1)], image_size=(10, 10), min_sizes=[3], max_sizes=[5],
                       aspect_ratios=[[2]])
+
+
+def _caffe_prior_boxes(*, layer_sizes, steps, min_sizes, max_sizes, aspect_ratios, img_size, clip):
+    """weiliu89/caffe src/caffe/layers/prior_box_layer.cpp, Forward_cpu, written out in plain loops:
+    per cell (row-major), per min size: the min-size box, the sqrt(min * max) box, then each
+    aspect ratio r != 1 of [1, r1, 1/r1, r2, 1/r2, ...] (flip = true); normalised corners, clamped
+    to [0, 1] only when ``clip``. Returned in pixels."""
+    boxes = []
+    for layer, size in enumerate(layer_sizes):
+        ratios = [1.0]
+        for r in aspect_ratios[layer]:
+            ratios += [r, 1.0 / r]
+        for h in range(size):
+            for w in range(size):
+                center_x = (w + 0.5) * steps[layer]
+                center_y = (h + 0.5) * steps[layer]
+                sides = [(min_sizes[layer], min_sizes[layer])]
+                big = math.sqrt(min_sizes[layer] * max_sizes[layer])
+                sides.append((big, big))
+                for ar in ratios:
+                    if abs(ar - 1.0) < 1e-6:
+                        continue
+                    sides.append((min_sizes[layer] * math.sqrt(ar), min_sizes[layer] / math.sqrt(ar)))
+                for box_w, box_h in sides:
+                    box = [(center_x - box_w / 2.0) / img_size, (center_y - box_h / 2.0) / img_size,
+                           (center_x + box_w / 2.0) / img_size, (center_y + box_h / 2.0) / img_size]
+                    if clip:
+                        box = [min(max(v, 0.0), 1.0) for v in box]
+                    boxes.append([v * img_size for v in box])
+    return torch.tensor(boxes, dtype=torch.float32)
+
+
+def _ssd_pascal_sizes():
+    """examples/ssd/ssd_pascal.py: min_dim 300, ratios 20 .. 90 % in floor(70 / 4) = 17 % steps,
+    conv4_3 at 10 % / 20 %."""
+    min_dim, min_ratio, max_ratio, num_layers = 300, 20, 90, 6
+    step = int(math.floor((max_ratio - min_ratio) / (num_layers - 2)))
+    min_sizes, max_sizes = [], []
+    for ratio in range(min_ratio, max_ratio + 1, step):
+        min_sizes.append(min_dim * ratio / 100.0)
+        max_sizes.append(min_dim * (ratio + step) / 100.0)
+    return [min_dim * 10 / 100.0] + min_sizes, [min_dim * 20 / 100.0] + max_sizes
+
+
+def test_ssd300_voc_config_priors_are_caffes_unclipped_ones():
+    import os
+
+    from ssd.config import load_config
+    from ssd.modeling import build_priors
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    cfg = load_config(os.path.join(root, "configs", "ssd300_vgg16_voc0712.yaml"), ["MODEL.BACKBONE.WEIGHTS", ""])
+    assert cfg.MODEL.PRIORS.CLIP == "none"  # ssd_pascal.py: clip = False
+    layer_sizes = [38, 19, 10, 5, 3, 1]
+    ours = build_priors(cfg, [(s, s) for s in layer_sizes])
+    min_sizes, max_sizes = _ssd_pascal_sizes()
+    assert min_sizes == [30, 60, 111, 162, 213, 264] and max_sizes == [60, 111, 162, 213, 264, 315]
+    caffe = dict(layer_sizes=layer_sizes, steps=[8, 16, 32, 64, 100, 300], min_sizes=min_sizes,
+                 max_sizes=max_sizes, aspect_ratios=[[2], [2, 3], [2, 3], [2, 3], [2], [2]], img_size=300)
+    expected = _caffe_prior_boxes(**caffe, clip=False)
+    assert ours.shape == expected.shape == (8732, 4)
+    torch.testing.assert_close(ours, expected, rtol=0, atol=1e-4)
+    # the setting matters: clipping would move 2,869 of the 8,732 boxes, by up to 128.3 px (the 3:1
+    # box of the 5x5 map's top-right cell: x_max = 4.5 * 64 + 162 sqrt(3) / 2 = 428.3 -> 300)
+    clipped = _caffe_prior_boxes(**caffe, clip=True)
+    moved = (clipped - expected).abs().amax(dim=1)
+    assert int((moved > 1e-6).sum()) == 2869
+    assert float(moved.max()) == pytest.approx(4.5 * 64 + 162 * math.sqrt(3) / 2 - 300, abs=1e-3)
+    # and Caffe's clip = true is our "xyxy"
+    xyxy = default_boxes(feature_sizes=[(s, s) for s in layer_sizes], image_size=(300, 300), min_sizes=min_sizes,
+                         max_sizes=max_sizes, aspect_ratios=caffe["aspect_ratios"], steps=caffe["steps"], clip="xyxy")
+    torch.testing.assert_close(xyxy, clipped, rtol=0, atol=1e-4)

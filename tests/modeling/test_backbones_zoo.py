@@ -15,6 +15,7 @@ from ssd.config import get_cfg, load_config
 from ssd.modeling import build_model
 from ssd.modeling.backbone.efficientnet import EfficientNetB3Backbone
 from ssd.modeling.backbone.mobilenet_v2 import MobileNetV2Backbone
+from ssd.modeling.backbone.mobilenet_v3 import MobileNetV3Backbone
 from ssd.modeling.backbone.mobilenext import MobileNeXt, MobileNeXtBackbone, SandGlassBlock
 from ssd.modeling.backbone.resnet import ResNet50Backbone
 from ssd.modeling.registry import BACKBONES
@@ -135,11 +136,28 @@ def test_ssdlite320_mnv3_small_against_the_paper():
     assert params == 1_764_068 and _within(params, 1.77e6, 0.05)
 
 
-def test_mnv3_small_full_tail_and_c4_index():
+def test_mnv3_small_full_tail_and_c4_tap():
     backbone = BACKBONES.get("mobilenet_v3_small")(_cfg("ssdlite320_mnv3small_coco.yaml",
                                                         "MODEL.BACKBONE.REDUCED_TAIL", "False"))
-    assert backbone.c4_index == 9
+    # the shared tap plan: inside features[9] (the last stride-2 block), after its 1x1 expansion
+    # (block[0]) and before its strided depthwise conv (block[1])
+    assert [(t.block, t.split) for t in backbone.taps] == [(9, 1), (12, None)]
+    assert backbone.features[9].block[1][0].stride == (2, 2)
     assert backbone.out_channels == [288, 576]
+
+
+@pytest.mark.parametrize("arch, c4_block", [("large", 13), ("small", 9)])
+def test_mnv3_c4_tap_is_the_expansion_conv_output(arch, c4_block):
+    torch.manual_seed(0)
+    backbone = MobileNetV3Backbone(arch=arch).eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        c4, c5 = backbone(x)
+        y = backbone.features[:c4_block](x)
+        expected_c4 = backbone.features[c4_block].block[0](y)
+        expected_c5 = backbone.features(x)
+    torch.testing.assert_close(c4, expected_c4, rtol=0, atol=0)
+    torch.testing.assert_close(c5, expected_c5, rtol=0, atol=0)
 
 
 # --- EfficientNet-B3 -----------------------------------------------------------------------------

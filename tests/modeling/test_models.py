@@ -110,6 +110,16 @@ def test_every_config_builds_trains_and_predicts(path):
 
 
 def test_out_strides_a_backbone_cannot_give_is_an_error():
-    cfg = _cfg("configs/ssdlite320_mnv3_coco.yaml", "MODEL.BACKBONE.OUT_STRIDES", "[8, 16, 32]")
-    with pytest.raises(ValueError, match=r"OUT_STRIDES = \[8, 16, 32\] but mobilenet_v3_large returns .*\[16, 32\]"):
+    cfg = _cfg("configs/ssd300_vgg16_voc0712.yaml", "MODEL.BACKBONE.OUT_STRIDES", "[16, 32]")
+    with pytest.raises(ValueError, match=r"OUT_STRIDES = \[16, 32\] but vgg16 returns maps at strides \[8, 16\]"):
         build_model(cfg)
+    cfg = _cfg("configs/ssdlite320_mnv3_coco.yaml", "MODEL.BACKBONE.OUT_STRIDES", "[16, 64]")
+    with pytest.raises(ValueError, match=r"strides \[16, 64\] reach beyond the network's stride 32"):
+        build_model(cfg)
+
+
+def test_mnv3_gives_a_stride_8_tap_on_the_shared_plan():
+    model = build_model(_cfg("configs/ssdlite320_mnv3_coco.yaml", "MODEL.BACKBONE.OUT_STRIDES", "[8, 16, 32]",
+                             "MODEL.PRIORS.ASPECT_RATIOS", str([[2, 3]] * 7)))
+    # the expansion of features[7] (the block taking stride 8 to 16: 40 x 6 = 240 channels)
+    assert model.backbone.out_channels == [240, 672, 480] and model.backbone.strides == [8, 16, 32]

@@ -14,6 +14,7 @@ from ssd.utils.checkpoint import (
     model_state,
     save_checkpoint,
 )
+from ssd.utils.download import cache_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -64,7 +65,7 @@ def test_url_is_downloaded_once_to_the_cache(tmp_path):
     torch.save(_state(7, 5), src)
     cache = tmp_path / "cache"
     first = load_checkpoint(src.as_uri(), cache_dir=str(cache))
-    assert os.listdir(cache) == ["weights.pth"]
+    assert os.path.isfile(cache_path(src.as_uri(), cache_dir=str(cache)))
     src.unlink()  # a second load must not need the source any more
     second = load_checkpoint(src.as_uri(), cache_dir=str(cache))
     assert first["iteration"] == second["iteration"] == 5
@@ -89,3 +90,74 @@ def test_model_state_strips_the_ddp_prefix():
     w = torch.ones(2)
     assert model_state({"model": {"module.conv.weight": w}}, source="s") == {"conv.weight": w}
     assert model_state({"conv.weight": w}, source="s") == {"conv.weight": w}
+
+
+def test_checkpoints_are_written_with_the_umask_not_0600(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = save_checkpoint(_state(1, 1), directory=str(tmp_path), iteration=1, keep=0)
+        os.umask(0o002)
+        path2 = save_checkpoint(_state(2, 2), directory=str(tmp_path), iteration=2, keep=0)
+    finally:
+        os.umask(old)
+    assert os.stat(path).st_mode & 0o777 == 0o644
+    assert os.stat(path2).st_mode & 0o777 == 0o664
+    assert os.stat(tmp_path / "last_checkpoint").st_mode & 0o777 == 0o664
+
+
+def test_stale_temp_files_of_interrupted_writes_are_removed(tmp_path):
+    from ssd.utils.checkpoint import remove_stale_temp_files
+
+    stale = [".model_0000300.pth.ab12cd34.tmp", ".model_0000300.pth.k_9xq2z1.tmp", ".last_checkpoint.0f0f0f0f.tmp",
+             ".model_best.pth.12345678.tmp", ".best.json.deadbeef.tmp"]
+    kept = ["model_0000300.pth", ".model_notes.tmp", "notes.tmp", ".other.pth.ab12cd34.tmp", "model_0000300.pth.tmp"]
+    for name in stale + kept:
+        (tmp_path / name).write_bytes(b"x")
+    removed = remove_stale_temp_files(str(tmp_path))
+    assert sorted(os.path.basename(p) for p in removed) == sorted(stale)
+    assert sorted(os.listdir(tmp_path)) == sorted(kept)
+
+
+def test_a_non_finite_model_is_never_written(tmp_path):
+    state = {"model": {"a": torch.ones(2), "b": torch.tensor([1.0, float("nan")]), "n": torch.tensor(3)},
+             "model_ema": {"a": torch.tensor([float("inf"), 0.0])}}
+    with pytest.raises(FloatingPointError, match=r"2 parameter/buffer tensor\(s\) hold NaN or infinity "
+                                                 r"\(model\.b, model_ema\.a\); not writing them"):
+        save_checkpoint(state, directory=str(tmp_path), iteration=5, keep=0)
+    assert os.listdir(tmp_path) == []
+
+
+def test_model_state_gives_the_ema_weights_for_inference_and_the_raw_ones_on_request():
+    raw, ema = {"w": torch.zeros(2)}, {"w": torch.ones(2)}
+    assert model_state({"model": raw, "model_ema": ema}, source="s") is ema
+    assert model_state({"model": raw, "model_ema": ema}, source="s", ema=False) is raw
+    assert model_state({"model": raw}, source="s") is raw
+
+
+def test_another_architecture_is_named_from_the_stored_config():
+    from ssd.config import get_cfg
+    from ssd.utils.checkpoint import load_model_weights, mismatch_message
+
+    stored = get_cfg()
+    stored.MODEL.BACKBONE.NAME, stored.MODEL.NECK.NAME = "mobilenet_v3_large", "ssdlite_extras"
+    checkpoint = {"model": {"conv.weight": torch.zeros(8, 3, 3, 3), "conv.bias": torch.zeros(8),
+                            "extra.weight": torch.zeros(1)},
+                  "config": stored.dump(), "class_names": [f"c{i}" for i in range(80)]}
+    model = torch.nn.Sequential()
+    model.add_module("conv", torch.nn.Conv2d(3, 4, 3))
+    model.add_module("head", torch.nn.Linear(2, 2))
+    cfg = get_cfg()  # vgg16 + ssd_extras, MODEL.NUM_CLASSES 21
+    message = mismatch_message(checkpoint, source="/runs/x/X.pth", weights=checkpoint["model"], model=model,
+                               config=cfg)
+    assert message == (
+        "X.pth is a mobilenet_v3_large + ssdlite_extras model with 81 classes; this config builds vgg16 + "
+        "ssd_extras model with 21 classes. 5 tensors do not match (the model has 4, the checkpoint 3): 2 of another "
+        "shape (checkpoint vs model: conv.weight [8, 3, 3, 3] vs [4, 3, 3, 3], conv.bias [8] vs [4]); "
+        "2 missing from the checkpoint (head.weight, head.bias); 1 not in the model (extra.weight). "
+        "Use the config the checkpoint was trained with"
+    )
+    with pytest.raises(ValueError) as err:
+        load_model_weights(model, checkpoint, source="/runs/x/X.pth", config=cfg, num_classes=21)
+    assert str(err.value) == message
+    fitting = {"model": model.state_dict()}
+    assert mismatch_message(fitting, source="y.pth", weights=fitting["model"], model=model) is None

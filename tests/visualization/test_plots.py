@@ -93,10 +93,11 @@ def test_confusion_threshold_drops_low_scores(tmp_path):
 
 
 def _metrics_rows():
-    rows = [{"iteration": i, "losses": {"loss_cls": 2.0 / i, "loss_box": 1.0 / i}, "lr": 0.01 * i, "time": 0.1,
-             "data_time": 0.01, "memory": 0} for i in (10, 20, 30)]
+    # as LoggingHook writes them: the losses as top-level loss* keys
+    rows = [{"iteration": i, "loss_box": 1.0 / i, "loss_cls": 2.0 / i, "loss": 3.0 / i, "lr": 0.01 * i, "time": 0.1,
+             "data_time": 0.01, "memory_mb": 0.0, "skipped_nonfinite": 0} for i in (10, 20, 30)]
     # a resumed run logs iteration 30 again: the later line wins
-    rows.append({**rows[-1], "losses": {"loss_cls": 0.5, "loss_box": 0.25}})
+    rows.append({**rows[-1], "loss_cls": 0.5, "loss_box": 0.25, "loss": 0.75})
     return rows
 
 
@@ -105,14 +106,19 @@ def _eval_rows():
         return {"synthetic_coco_test": {"bbox": {"primary": "AP", "metrics": {"AP": ap, "AP50": 0.9},
                                                  "per_class": {}}}}
 
-    return [{"iteration": 20, "results": result(0.25)}, {"iteration": 30, "results": result(0.5)}]
+    # NaN is written as null (schema.json_safe): that point is left out of the curve
+    return [{"iteration": 20, "results": result(0.25)}, {"iteration": 30, "results": result(0.5)},
+            {"iteration": 40, "results": result(None)}]
 
 
 def test_training_series_reads_the_schema_and_keeps_the_last_line_per_iteration():
     losses, lr, primary = training_series(_metrics_rows(), _eval_rows())
+    assert sorted(losses) == ["loss", "loss_box", "loss_cls"]
     assert losses["loss_cls"] == ([10, 20, 30], [0.2, 0.1, 0.5])
     assert lr == ([10, 20, 30], pytest.approx([0.1, 0.2, 0.3]))
-    assert primary == {"synthetic_coco_test": ("AP", [20, 30], [0.25, 0.5])}
+    name, its, values = primary["synthetic_coco_test"]
+    assert (name, its, values[:2]) == ("AP", [20, 30, 40], [0.25, 0.5]) and np.isnan(values[2])
+    assert training_series([{"iteration": 5, "losses": {"loss": 1.0}, "lr": 0.1}], [])[0] == {"loss": ([5], [1.0])}
 
 
 def test_training_curves_file_and_tensorboard_image(tmp_path):
@@ -123,7 +129,7 @@ def test_training_curves_file_and_tensorboard_image(tmp_path):
     writer = _Writer()
     assert write_training_curves(str(tmp_path), writer=writer) == [str(tmp_path / "training_curves.png")]
     assert cv2.imread(str(tmp_path / "training_curves.png")) is not None
-    assert [(t, s) for t, _, _, s, _ in writer.images] == [("train/curves", 30)]
+    assert [(t, s) for t, _, _, s, _ in writer.images] == [("train/curves", 40)]  # the last iteration logged
 
 
 def test_no_training_curves_without_logs(tmp_path):

@@ -8,13 +8,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 from standins import standin_builders, standin_cfg  # noqa: E402
 
 from ssd.engine import setup_run, train  # noqa: E402
+from ssd.visualization.plots import read_jsonl, training_series  # noqa: E402
 
 
 def test_training_with_evaluation_writes_eval_plots_and_training_curves(tmp_path):
-    cfg = standin_cfg(tmp_path, test_sets=("standin_test",), MAX_ITER=2, CHECKPOINT_PERIOD=0)
-    # a metrics.jsonl line from an earlier run, so the curves have something to show whether or
-    # not this trainer writes metrics.jsonl itself
-    (tmp_path / "metrics.jsonl").write_text(json.dumps({"iteration": 0, "losses": {"loss": 1.0}, "lr": 0.1}) + "\n")
+    cfg = standin_cfg(tmp_path, test_sets=("standin_test",), MAX_ITER=2, CHECKPOINT_PERIOD=0, EVAL_PERIOD=1)
     train(setup_run(cfg), builders=standin_builders())
     result_dir = tmp_path / "inference" / "standin_test"
     assert {"metrics.json", "pr_curves.png", "confusion_matrix.png", "confusion_matrix.json"} <= set(
@@ -23,3 +21,8 @@ def test_training_with_evaluation_writes_eval_plots_and_training_curves(tmp_path
     assert matrix["score_threshold"] == cfg.TEST.DEMO_SCORE_THRESHOLD
     assert sum(map(sum, matrix["matrix"])) > 0
     assert (tmp_path / "training_curves.png").stat().st_size > 0
+    # drawn from what the run logged: its losses and LR per log period, its primary metric per evaluation
+    losses, lr, primary = training_series(read_jsonl(str(tmp_path / "metrics.jsonl")),
+                                          read_jsonl(str(tmp_path / "eval_history.jsonl")))
+    assert losses and all(its == [1, 2] for its, _ in losses.values()) and lr[0] == [1, 2]
+    assert primary["standin_test"][:2] == ("mAP", [1, 2])

@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..formats import FORMATS, DatasetFormat
 from ..image_io import CorruptImageError, read_image
 
 logger = logging.getLogger(__name__)
@@ -48,7 +50,13 @@ class DetectionDataset(Dataset):
     ``__getitem__`` returns ``(image Tensor[3, S, S], {"boxes": float32 Tensor[N, 4],
     "labels": int64 Tensor[N]}, info)`` with ``info = {index, image_id, file_name, height, width}``
     (original size).
+
+    A subclass names its registered format (``format_name``); ``label_to_category_id`` maps labels
+    ``1..K`` to the format's category ids (``None`` when the format has none, as VOC).
     """
+
+    format_name: ClassVar[str]
+    label_to_category_id: dict[int, int] | None = None
 
     def __init__(
         self,
@@ -77,6 +85,11 @@ class DetectionDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.records)
+
+    @property
+    def format(self) -> DatasetFormat:
+        """The registered :class:`~ssd.data.formats.DatasetFormat` this dataset was read in."""
+        return FORMATS.get(self.format_name)
 
     def get_img_info(self, index: int) -> dict:
         r = self.records[index]

@@ -37,6 +37,20 @@ class ConcatDetectionDataset(Dataset):
     def __len__(self) -> int:
         return self._ends[-1]
 
+    @property
+    def format(self):
+        """The parts' shared :class:`~ssd.data.formats.DatasetFormat`; ``ValueError`` when they differ."""
+        names = sorted({ds.format.name for ds in self.datasets})
+        if len(names) > 1:
+            raise ValueError(f"the concatenated datasets have different formats {names}")
+        return self.datasets[0].format
+
+    @property
+    def label_to_category_id(self) -> dict[int, int] | None:
+        """The parts' shared label -> category id mapping, ``None`` when they have none or differ."""
+        first = self.datasets[0].label_to_category_id
+        return first if all(ds.label_to_category_id == first for ds in self.datasets) else None
+
     def _locate(self, index: int) -> tuple[DetectionDataset, int, int]:
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for a dataset of {len(self)} images")

@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 import os
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from ..boxes import sanitize_boxes, voc_to_xyxy
-from ..image_io import read_image
+from ..formats import DatasetFormat, register_format
+from ..image_io import read_image_size
 from .base import DetectionDataset, ImageRecord, Transform, check_files_exist
 
 logger = logging.getLogger(__name__)
@@ -97,6 +98,8 @@ def parse_voc_xml(xml_path: str, *, class_names: Sequence[str]) -> tuple[dict, n
 class VOCDataset(DetectionDataset):
     """A VOC-layout dataset; ``image_id`` is the id string of the split file (``"000005"``)."""
 
+    format_name = "voc"
+
     def __init__(
         self,
         *,
@@ -130,7 +133,7 @@ class VOCDataset(DetectionDataset):
         for (image_id, ann_path, meta, boxes, labels, difficult), img_path in zip(parsed, img_paths, strict=False):
             width, height = meta["width"], meta["height"]
             if not width or not height:  # some hand-made XML omit <size>: read it from the image
-                height, width = read_image(img_path).shape[:2]
+                height, width = read_image_size(img_path)
             names = [class_names[int(label) - 1] for label in labels]
             keep = sanitize_boxes(boxes, width=width, height=height, source=ann_path, names=names)
             records.append(ImageRecord(img_path, image_id, height, width, boxes[keep], labels[keep], difficult[keep]))
@@ -153,3 +156,20 @@ def _lister(folder: str):
         return os.path.dirname(path) == folder and os.path.basename(path) in names or os.path.isfile(path)
 
     return exists
+
+
+def _build_voc(paths: Mapping[str, str], *, class_names: Sequence[str] | None, **common) -> VOCDataset:
+    return VOCDataset(root=paths["ROOT"], split=paths["SPLIT"], class_names=class_names or VOC_CLASSES, **common)
+
+
+VOC_FORMAT = register_format(
+    DatasetFormat(
+        name="voc",
+        required_keys=("ROOT", "SPLIT"),
+        path_keys=("ROOT",),
+        evaluator_kind="voc",
+        build=_build_voc,
+        default_class_names=lambda paths: list(VOC_CLASSES),
+        description="{FORMAT: voc, ROOT: <folder with JPEGImages, Annotations, ImageSets>, SPLIT: trainval}",
+    )
+)

@@ -94,7 +94,10 @@ def _iou_sampler(min_iou: float | None = None, max_iou: float | None = None) -> 
 
 
 # weiliu89/caffe ssd branch, examples/ssd/ssd_pascal.py ``batch_sampler``: the whole image, five
-# minimum-IoU samplers and one whose only constraint is max IoU 1 (any crop touching a box).
+# minimum-IoU samplers and one whose only constraint is max IoU 1.0. Every IoU is <= 1, so that last
+# sampler accepts *any* crop as soon as the image has a box, even one that misses every box (and,
+# after the expand, even one that misses the image: the sample is then pure mean and background).
+# Caffe's SatisfySampleConstraint behaves the same; it only needs at least one ground-truth box.
 CAFFE_SAMPLERS: tuple[BatchSampler, ...] = (
     BatchSampler(),
     _iou_sampler(0.1),
@@ -102,7 +105,7 @@ CAFFE_SAMPLERS: tuple[BatchSampler, ...] = (
     _iou_sampler(0.5),
     _iou_sampler(0.7),
     _iou_sampler(0.9),
-    _iou_sampler(max_iou=1.0),
+    _iou_sampler(max_iou=1.0),  # accepts any crop when the image has a box (see above)
 )
 
 

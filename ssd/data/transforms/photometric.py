@@ -7,8 +7,11 @@ p = 0.5: brightness, contrast, saturation, hue -- or brightness, saturation, hue
 is a ``convertTo`` that saturates to 0..255, so every op is a per-channel 256-entry table:
 brightness and contrast compose into one table, saturation and hue share one HSV round trip.
 
-Every op is pointwise, so it commutes with crop, flip and expand; the training pipeline therefore
-applies it to the (already resized) image region of the output, which is where the speed comes from.
+Every op is per-pixel, so it commutes exactly with crop, flip and expand, but not with the resize:
+the ops are nonlinear (saturation at 0/255, the uint8 HSV round trip), so distorting the resized
+image part (what the one-pass Caffe pipeline does, on fewer pixels: that is where the speed comes
+from) differs slightly from Caffe's distort-then-resize. Measured on the synthetic set at 300 px:
+mean |delta| 0.98 grey levels over 200 draws (``tests/data/test_caffe_exactness.py``).
 """
 
 from __future__ import annotations

@@ -26,7 +26,6 @@ from torch import Tensor, nn
 from torchvision.models import efficientnet_b3
 
 from ..registry import BACKBONES
-from ..weights import load_backbone_weights
 from .taps import TappedBackbone
 
 
@@ -46,13 +45,11 @@ class EfficientNetB3Backbone(TappedBackbone):
         norm_eps: float = 1e-3,
         norm_momentum: float = 0.01,
     ) -> None:
-        super().__init__()
         norm_layer = partial(nn.BatchNorm2d, eps=norm_eps, momentum=norm_momentum)
         features = efficientnet_b3(weights=None, norm_layer=norm_layer).features[:-1]  # no 1x1 head conv
-        self.set_features(features, out_strides, mode="output")
+        super().__init__(features=features, out_strides=out_strides, mode="output")
 
-    @staticmethod
-    def adapt_pretrained(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
+    def adapt_pretrained(self, state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
         """torchvision classification weights: keep ``features.0-7``, drop the head conv
         (``features.8``) and the classifier."""
         return {
@@ -63,11 +60,8 @@ class EfficientNetB3Backbone(TappedBackbone):
 
 @BACKBONES.register("efficientnet_b3")
 def build_efficientnet_b3(cfg) -> EfficientNetB3Backbone:
-    b = cfg.MODEL.BACKBONE
-    backbone = EfficientNetB3Backbone(
-        out_strides=list(b.OUT_STRIDES) or [8, 16, 32],
-        norm_eps=b.NORM_EPS,
-        norm_momentum=b.NORM_MOMENTUM,
+    return EfficientNetB3Backbone(
+        out_strides=list(cfg.MODEL.BACKBONE.OUT_STRIDES) or [8, 16, 32],
+        norm_eps=cfg.MODEL.NORM_EPS,
+        norm_momentum=cfg.MODEL.NORM_MOMENTUM,
     )
-    load_backbone_weights(backbone, b.WEIGHTS)
-    return backbone

@@ -30,7 +30,6 @@ from torch import nn
 from torchvision.models import mobilenet_v2
 
 from ..registry import BACKBONES
-from ..weights import load_backbone_weights
 from .taps import TappedBackbone
 
 # Where each variant taps (see the module docstring).
@@ -57,25 +56,22 @@ class MobileNetV2Backbone(TappedBackbone):
         norm_eps: float = 1e-5,
         norm_momentum: float = 0.1,
     ) -> None:
-        super().__init__()
         if variant not in VARIANT_TAP_MODES:
             raise ValueError(
                 f"MobileNetV2 variant = {variant!r}; expected one of {sorted(VARIANT_TAP_MODES)}"
             )
         norm_layer = partial(nn.BatchNorm2d, eps=norm_eps, momentum=norm_momentum)
         features = mobilenet_v2(weights=None, width_mult=width_mult, norm_layer=norm_layer).features
-        self.set_features(features, out_strides, mode=VARIANT_TAP_MODES[variant])
+        super().__init__(features=features, out_strides=out_strides, mode=VARIANT_TAP_MODES[variant])
 
 
 @BACKBONES.register("mobilenet_v2")
 def build_mobilenet_v2(cfg) -> MobileNetV2Backbone:
     b = cfg.MODEL.BACKBONE
-    backbone = MobileNetV2Backbone(
+    return MobileNetV2Backbone(
         variant=b.VARIANT,
         out_strides=list(b.OUT_STRIDES) or [16, 32],
         width_mult=b.WIDTH_MULT,
-        norm_eps=b.NORM_EPS,
-        norm_momentum=b.NORM_MOMENTUM,
+        norm_eps=cfg.MODEL.NORM_EPS,
+        norm_momentum=cfg.MODEL.NORM_MOMENTUM,
     )
-    load_backbone_weights(backbone, b.WEIGHTS)
-    return backbone

@@ -28,7 +28,6 @@ from torch import Tensor, nn
 from torchvision.ops import Conv2dNormActivation
 
 from ..registry import BACKBONES
-from ..weights import load_backbone_weights
 from .taps import TappedBackbone
 
 # Table 2, width 1.0: (reduction ratio t, output channels c, repeats n, stride of the first s).
@@ -135,10 +134,9 @@ class MobileNeXtBackbone(TappedBackbone):
         norm_eps: float = 1e-5,
         norm_momentum: float = 0.1,
     ) -> None:
-        super().__init__()
         norm_layer = partial(nn.BatchNorm2d, eps=norm_eps, momentum=norm_momentum)
         features = mobilenext_features(width_mult=width_mult, norm_layer=norm_layer)
-        self.set_features(features, out_strides, mode="expansion")
+        super().__init__(features=features, out_strides=out_strides, mode="expansion")
 
 
 @BACKBONES.register("mobilenext")
@@ -146,11 +144,9 @@ def build_mobilenext(cfg) -> MobileNeXtBackbone:
     b = cfg.MODEL.BACKBONE
     if b.VARIANT != "paper":
         raise ValueError(f"MODEL.BACKBONE.VARIANT = {b.VARIANT!r}: MobileNeXt has only the 'paper' layout")
-    backbone = MobileNeXtBackbone(
+    return MobileNeXtBackbone(
         out_strides=list(b.OUT_STRIDES) or [16, 32],
         width_mult=b.WIDTH_MULT,
-        norm_eps=b.NORM_EPS,
-        norm_momentum=b.NORM_MOMENTUM,
+        norm_eps=cfg.MODEL.NORM_EPS,
+        norm_momentum=cfg.MODEL.NORM_MOMENTUM,
     )
-    load_backbone_weights(backbone, b.WEIGHTS)
-    return backbone

@@ -16,11 +16,11 @@ from torch import Tensor, nn
 from torchvision.models import resnet50
 
 from ..registry import BACKBONES
-from ..weights import load_backbone_weights
+from .base import Backbone, ShapeSpec
 from .taps import out_channels_of
 
 
-class ResNet50Backbone(nn.Module):
+class ResNet50Backbone(Backbone):
     """``forward(Tensor[B, 3, H, W]) -> [Tensor[B, 1024, H/8, W/8]]`` (size rounded up)."""
 
     def __init__(self, *, norm_eps: float = 1e-5, norm_momentum: float = 0.1) -> None:
@@ -32,15 +32,16 @@ class ResNet50Backbone(nn.Module):
         first = self.layer3[0]
         first.conv2.stride = (1, 1)
         first.downsample[0].stride = (1, 1)
-        self.out_channels = [out_channels_of(self.layer3)]
-        self.strides = [8]  # conv1 /2, maxpool /2, layer2 /2; layer3 no longer halves
+
+    def output_shape(self) -> list[ShapeSpec]:
+        # conv1 /2, maxpool /2, layer2 /2; layer3 no longer halves
+        return [ShapeSpec(out_channels_of(self.layer3), 8)]
 
     def forward(self, x: Tensor) -> list[Tensor]:
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         return [self.layer3(self.layer2(self.layer1(x)))]
 
-    @staticmethod
-    def adapt_pretrained(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
+    def adapt_pretrained(self, state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
         """torchvision classification weights: drop conv5_x (``layer4``) and the classifier."""
         return {k: v for k, v in state_dict.items() if not k.startswith(("layer4.", "fc."))}
 
@@ -50,6 +51,4 @@ def build_resnet50(cfg) -> ResNet50Backbone:
     b = cfg.MODEL.BACKBONE
     if list(b.OUT_STRIDES) not in ([], [8]):
         raise ValueError(f"MODEL.BACKBONE.OUT_STRIDES = {list(b.OUT_STRIDES)}: resnet50 returns only stride 8")
-    backbone = ResNet50Backbone(norm_eps=b.NORM_EPS, norm_momentum=b.NORM_MOMENTUM)
-    load_backbone_weights(backbone, b.WEIGHTS)
-    return backbone
+    return ResNet50Backbone(norm_eps=cfg.MODEL.NORM_EPS, norm_momentum=cfg.MODEL.NORM_MOMENTUM)

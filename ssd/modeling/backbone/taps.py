@@ -1,4 +1,4 @@
-"""Feature taps of chain-of-blocks classifiers (MobileNetV2, MobileNeXt, EfficientNet).
+"""Feature taps of chain-of-blocks classifiers (MobileNetV2, MobileNetV3, MobileNeXt, EfficientNet).
 
 Such a network is a ``features`` ``nn.Sequential`` of blocks, each keeping or halving the
 resolution. A detector takes maps at chosen output strides, in one of two places:
@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from torch import Tensor, nn
+
+from .base import Backbone, ShapeSpec
 
 TAP_MODES = ("output", "expansion")
 
@@ -131,18 +133,33 @@ def drop_classifier(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
     return {k: v for k, v in state_dict.items() if not k.startswith("classifier.")}
 
 
-class TappedBackbone(nn.Module):
+class TappedBackbone(Backbone):
     """A chain-of-blocks ``features`` with a tap plan derived from its modules:
     ``forward(Tensor[B, 3, H, W]) -> [Tensor[B, out_channels[k], H / strides[k], W / strides[k]]]``.
-    Subclasses build their network and call :meth:`set_features`."""
 
-    def set_features(self, features: nn.Sequential, out_strides: Sequence[int], *, mode: str) -> None:
+    Subclasses build their network and pass it to this constructor: the features, the strides
+    wanted and the tap mode are required arguments, so no instance exists without its tap plan.
+
+    Args:
+        features: the network's blocks, in order (kept as ``self.features``: torchvision's names).
+        out_strides: output strides of the returned maps, ascending.
+        mode: ``"output"`` or ``"expansion"`` (see the module docstring).
+        body: attribute of a block holding its layers, for ``"expansion"`` taps (torchvision's
+            MobileNetV2 and MobileNeXt: ``conv``; MobileNetV3: ``block``).
+    """
+
+    def __init__(self, *, features: nn.Sequential, out_strides: Sequence[int], mode: str, body: str = "conv") -> None:
+        super().__init__()
         self.features = features
-        self.taps = plan_taps(features, list(out_strides), mode=mode)
-        self.out_channels = [t.channels for t in self.taps]
-        self.strides = [t.stride for t in self.taps]
+        self.tap_body = body
+        self.taps = plan_taps(features, list(out_strides), mode=mode, body=body)
+
+    def output_shape(self) -> list[ShapeSpec]:
+        return [ShapeSpec(t.channels, t.stride) for t in self.taps]
 
     def forward(self, x: Tensor) -> list[Tensor]:
-        return run_taps(self.features, self.taps, x)
+        return run_taps(self.features, self.taps, x, body=self.tap_body)
 
-    adapt_pretrained = staticmethod(drop_classifier)
+    def adapt_pretrained(self, state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
+        """torchvision classification weights: the ``features.*`` (classifier dropped)."""
+        return drop_classifier(state_dict)

@@ -121,13 +121,13 @@ class BoxPredictor(nn.Module):
 def build_box_predictor(
     cfg, make_head: HeadFactory, *, in_channels, boxes_per_location, num_classes, cls_bias_prior
 ) -> BoxPredictor:
-    """The config keys every registered predictor shares (``MODEL.BOX_HEAD.INIT`` / ``CLS_INIT_STD``)."""
+    """The config keys every registered predictor shares (``MODEL.INIT`` / ``MODEL.BOX_HEAD.CLS_INIT_STD``)."""
     return BoxPredictor(
         in_channels=in_channels,
         boxes_per_location=boxes_per_location,
         num_classes=num_classes,
         make_head=make_head,
-        init=cfg.MODEL.BOX_HEAD.INIT,
+        init=cfg.MODEL.INIT,
         cls_bias_prior=cls_bias_prior,
         cls_init_std=cfg.MODEL.BOX_HEAD.CLS_INIT_STD,
     )
@@ -141,6 +141,6 @@ def build_ssd_predictor(cfg, *, in_channels, boxes_per_location, num_classes, cl
 
 @PREDICTORS.register("ssdlite")
 def build_ssdlite_predictor(cfg, *, in_channels, boxes_per_location, num_classes, cls_bias_prior) -> BoxPredictor:
-    heads = separable_heads(norm_eps=cfg.MODEL.BACKBONE.NORM_EPS, norm_momentum=cfg.MODEL.BACKBONE.NORM_MOMENTUM)
+    heads = separable_heads(norm_eps=cfg.MODEL.NORM_EPS, norm_momentum=cfg.MODEL.NORM_MOMENTUM)
     return build_box_predictor(cfg, heads, in_channels=in_channels, boxes_per_location=boxes_per_location,
                                num_classes=num_classes, cls_bias_prior=cls_bias_prior)

@@ -44,8 +44,8 @@ def build_lufficc_ssdlite_predictor(
 ) -> BoxPredictor:
     heads = lufficc_separable_heads(
         num_levels=len(in_channels),
-        norm_eps=cfg.MODEL.BACKBONE.NORM_EPS,
-        norm_momentum=cfg.MODEL.BACKBONE.NORM_MOMENTUM,
+        norm_eps=cfg.MODEL.NORM_EPS,
+        norm_momentum=cfg.MODEL.NORM_MOMENTUM,
     )
     return build_box_predictor(cfg, heads, in_channels=in_channels, boxes_per_location=boxes_per_location,
                                num_classes=num_classes, cls_bias_prior=cls_bias_prior)

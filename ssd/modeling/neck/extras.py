@@ -96,7 +96,7 @@ class SSDExtraLayers(ExtraLevels):
 
 
 def _build(cfg, in_channels: Sequence[int], depthwise: bool) -> SSDExtraLayers:
-    neck, bb = cfg.MODEL.NECK, cfg.MODEL.BACKBONE
+    neck = cfg.MODEL.NECK
     return SSDExtraLayers(
         in_channels=in_channels,
         out_channels=neck.OUT_CHANNELS,
@@ -106,9 +106,9 @@ def _build(cfg, in_channels: Sequence[int], depthwise: bool) -> SSDExtraLayers:
         kernel_sizes=neck.KERNEL_SIZES,
         depthwise=depthwise,
         use_bn=neck.USE_BN,
-        norm_eps=bb.NORM_EPS,
-        norm_momentum=bb.NORM_MOMENTUM,
-        init=cfg.MODEL.BOX_HEAD.INIT,
+        norm_eps=cfg.MODEL.NORM_EPS,
+        norm_momentum=cfg.MODEL.NORM_MOMENTUM,
+        init=cfg.MODEL.INIT,
     )
 
 

@@ -91,15 +91,15 @@ class FPNNeck(nn.Module):
 
 
 def _build(cfg, in_channels: Sequence[int], depthwise: bool) -> FPNNeck:
-    neck, bb = cfg.MODEL.NECK, cfg.MODEL.BACKBONE
+    neck = cfg.MODEL.NECK
     return FPNNeck(
         in_channels=in_channels,
         channels=neck.FPN_CHANNELS,
         num_extra=neck.FPN_NUM_EXTRA,
         depthwise=depthwise,
-        norm_eps=bb.NORM_EPS,
-        norm_momentum=bb.NORM_MOMENTUM,
-        init=cfg.MODEL.BOX_HEAD.INIT,
+        norm_eps=cfg.MODEL.NORM_EPS,
+        norm_momentum=cfg.MODEL.NORM_MOMENTUM,
+        init=cfg.MODEL.INIT,
     )
 
 

@@ -56,7 +56,7 @@ class InvertedResidualExtras(ExtraLevels):
 
 @NECKS.register("lufficc_mnv2_extras")
 def build_lufficc_mnv2_extras(cfg, in_channels: Sequence[int]) -> InvertedResidualExtras:
-    neck, bb = cfg.MODEL.NECK, cfg.MODEL.BACKBONE
+    neck = cfg.MODEL.NECK
     if any(k != 3 for k in neck.KERNEL_SIZES) or any(p != 1 for p in neck.PADDINGS):
         raise ValueError(
             f"lufficc_mnv2_extras blocks are 3x3 with padding 1: got MODEL.NECK.KERNEL_SIZES "
@@ -67,7 +67,7 @@ def build_lufficc_mnv2_extras(cfg, in_channels: Sequence[int]) -> InvertedResidu
         out_channels=neck.OUT_CHANNELS,
         mid_channels=neck.MID_CHANNELS,
         strides=neck.STRIDES,
-        norm_eps=bb.NORM_EPS,
-        norm_momentum=bb.NORM_MOMENTUM,
-        init=cfg.MODEL.BOX_HEAD.INIT,
+        norm_eps=cfg.MODEL.NORM_EPS,
+        norm_momentum=cfg.MODEL.NORM_MOMENTUM,
+        init=cfg.MODEL.INIT,
     )

@@ -1,0 +1,75 @@
+"""The shared command line: options anywhere among KEY VALUE overrides, one-line errors."""
+
+import argparse
+import json
+import os
+
+import pytest
+
+from ssd.tools import args as tool_args
+from ssd.tools import model_info
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CONFIG = os.path.join(ROOT, "configs", "ssdlite320_mnv3_coco.yaml")
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog="t")
+    p.add_argument("--config-file")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--skip", nargs="*", default=[])
+    p.add_argument("--score-threshold", type=float, default=0.5)
+    tool_args.add_overrides(p)
+    return p
+
+
+@pytest.mark.parametrize("argv, json_flag, opts", [
+    (["--config-file", "c.yaml", "MODEL.NUM_CLASSES", "5", "--json"], True, ["MODEL.NUM_CLASSES", "5"]),
+    (["MODEL.NUM_CLASSES", "5", "--json", "--config-file", "c.yaml"], True, ["MODEL.NUM_CLASSES", "5"]),
+    (["--config-file=c.yaml", "SEED", "-1", "OUTPUT_DIR", "--weird"], False, ["SEED", "-1", "OUTPUT_DIR", "--weird"]),
+    (["--config-file", "c.yaml", "--", "SOLVER.LR", "0.1"], False, ["SOLVER.LR", "0.1"]),
+    (["DATASETS.CATALOG.mine.ROOT", "/d", "--config-file", "c.yaml"], False, ["DATASETS.CATALOG.mine.ROOT", "/d"]),
+])
+def test_options_before_or_after_the_overrides(argv, json_flag, opts):
+    args = tool_args.parse_args(_parser(), argv)
+    assert (args.config_file, args.json, args.opts) == ("c.yaml", json_flag, opts)
+
+
+def test_option_values_stay_with_their_option():
+    args = tool_args.parse_args(_parser(), ["--skip", "train", "data", "SOLVER.LR", "0.1", "--score", "0.2",
+                                            "--config-file", "UPPER.YAML"])
+    assert args.skip == ["train", "data"] and args.score_threshold == 0.2
+    assert args.config_file == "UPPER.YAML" and args.opts == ["SOLVER.LR", "0.1"]
+
+
+def test_stray_tokens_and_missing_values_are_usage_errors(capsys):
+    with pytest.raises(SystemExit) as err:
+        tool_args.parse_args(_parser(), ["--config-file", "c.yaml", "model.num_classes", "5"])
+    assert err.value.code == 2
+    assert "unexpected argument(s) ['model.num_classes', '5']" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        tool_args.parse_args(_parser(), ["--json", "SOLVER.MAX_ITER"])
+    assert "the override SOLVER.MAX_ITER has no value" in capsys.readouterr().err
+
+
+def test_model_info_accepts_json_after_the_overrides(capsys):
+    assert model_info.main(["--config-file", CONFIG, "MODEL.NUM_CLASSES", "5", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["num_classes"] == 5
+
+
+def test_user_mistakes_are_one_line_unless_debugging(capsys, monkeypatch):
+    monkeypatch.delenv("SSD_DEBUG", raising=False)
+    argv = ["--config-file", CONFIG, "SOLVER.MAX_ITERS", "5"]
+    assert model_info.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("error: command-line override: unknown config key SOLVER.MAX_ITERS "
+                          "(did you mean SOLVER.MAX_ITER?)")
+    with pytest.raises(KeyError):
+        model_info.main([*argv, "--debug"])
+    monkeypatch.setenv("SSD_DEBUG", "1")
+    with pytest.raises(KeyError):
+        model_info.main(argv)
+    monkeypatch.setenv("SSD_DEBUG", "0")
+    assert model_info.main(["--config-file", "missing.yaml"]) == 1
+    assert "config file not found" in capsys.readouterr().err

@@ -1,0 +1,108 @@
+"""tools/test.py from --ckpt alone (the stored config), its warnings and errors, and
+tools/eval_detections.py scoring test.py's detections.json to the same numbers."""
+
+import json
+import logging
+from dataclasses import replace
+
+import pytest
+
+from ssd.data.synthetic import spec_for, write_coco
+from ssd.tools import eval_detections
+from ssd.tools import test as test_tool
+
+from ..engine.tiny_model import CONFIG, write_tiny_checkpoint
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ckpt_tools")
+    write_coco(str(root / "synthetic_coco"), train=0, test=4, seed=5,
+               spec=replace(spec_for("easy"), min_side=100, max_side=140))
+    data = ["DATASETS.ROOT", str(root), "DATASETS.TEST", "('synthetic_coco_test',)", "DATALOADER.NUM_WORKERS", "0"]
+    return {"ckpt": write_tiny_checkpoint(str(root / "model.pth")), "data": data, "root": root}
+
+
+@pytest.fixture
+def ssd_logs(monkeypatch):
+    monkeypatch.setattr(logging.getLogger("ssd"), "propagate", True)  # setup_logger turns it off
+
+
+def test_test_tool_from_the_checkpoint_alone_and_eval_detections_agree(setup, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert test_tool.main(["--ckpt", setup["ckpt"], *setup["data"], "OUTPUT_DIR", str(out)]) == 0
+    assert "synthetic_coco_test: AP = " in capsys.readouterr().out
+    result_dir = out / "inference" / "synthetic_coco_test"
+    expected = json.loads((result_dir / "metrics.json").read_text())
+    written = tmp_path / "metrics.json"
+    assert eval_detections.main(["--config-file", CONFIG, "--detections", str(result_dir / "detections.json"),
+                                 "--output", str(written), *setup["data"]]) == 0
+    # compared as text: NaN (no objects of a size) equals itself there
+    assert json.dumps(json.loads(written.read_text()), sort_keys=True) == json.dumps(
+        {"synthetic_coco_test": expected}, sort_keys=True)
+    assert "synthetic_coco_test: AP = " in capsys.readouterr().out
+
+
+def test_eval_detections_drops_unknown_ids_with_a_warning(setup, tmp_path, caplog):
+    dataset_ids = json.loads((setup["root"] / "synthetic_coco" / "annotations" / "instances_test.json").read_text())
+    image_id = dataset_ids["images"][0]["id"]
+    detections = tmp_path / "d.json"
+    detections.write_text(json.dumps([
+        {"image_id": image_id, "category_id": 10, "bbox": [1, 2, 30, 40], "score": 0.9},
+        {"image_id": 99999, "category_id": 10, "bbox": [1, 2, 30, 40], "score": 0.9},
+        {"image_id": image_id, "category_id": 77, "bbox": [1, 2, 30, 40], "score": 0.9},
+    ]))
+    with caplog.at_level(logging.WARNING):
+        assert eval_detections.main(["--config-file", CONFIG, "--detections", str(detections), *setup["data"]]) == 0
+    assert "dropped 1 detections with image ids the test set does not have (first: [99999])" in caplog.text
+    assert "dropped 1 detections with category ids the test set does not have (first: [77])" in caplog.text
+    detections.write_text(json.dumps([{"image_id": 99999, "category_id": 10, "bbox": [1, 2, 3, 4], "score": 1}]))
+    assert eval_detections.main(["--config-file", CONFIG, "--detections", str(detections), *setup["data"]]) == 1
+    detections.write_text(json.dumps({"not": "a list"}))
+    assert eval_detections.main(["--config-file", CONFIG, "--detections", str(detections), *setup["data"]]) == 1
+
+
+def test_an_override_the_checkpoint_overrules_is_warned_about(setup, caplog, ssd_logs):
+    with caplog.at_level(logging.WARNING):
+        cfg = test_tool.resolve_config(None, setup["ckpt"], ["MODEL.NUM_CLASSES", "21", *setup["data"]])
+    assert cfg.MODEL.NUM_CLASSES == 21
+    assert ("MODEL.NUM_CLASSES = 21 is ignored: " + setup["ckpt"] + " has 4 classes (+ background = 5)") in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        test_tool.resolve_config(None, setup["ckpt"], setup["data"])
+    assert "ignored" not in caplog.text
+
+
+def test_an_empty_test_set_list_is_an_error(setup, capsys):
+    assert test_tool.main(["--ckpt", setup["ckpt"], "DATASETS.TEST", "()"]) == 1
+    assert "error: DATASETS.TEST is empty in the config stored in " in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        test_tool.main([])  # neither --ckpt nor --config-file
+
+
+@pytest.mark.parametrize("fmt", ["voc", "coco"])
+def test_eval_detections_gives_ap_1_on_the_ground_truth_itself(fmt, tmp_path, capsys):
+    from ssd.config import load_config
+    from ssd.data import build_dataset
+    from ssd.data.synthetic import write_voc
+
+    writer = write_voc if fmt == "voc" else write_coco
+    writer(str(tmp_path / f"synthetic_{fmt}"), train=0, test=3, seed=1,
+           spec=replace(spec_for("easy"), min_side=100, max_side=120))
+    test_set = "synthetic_voc_test" if fmt == "voc" else "synthetic_coco_test"
+    opts = ["DATASETS.ROOT", str(tmp_path), "DATASETS.TEST", f"('{test_set}',)"]
+    dataset = build_dataset(load_config(CONFIG, opts), test_set, is_train=False)
+    mapping = getattr(dataset, "label_to_category_id", None)
+    entries = []
+    for i in range(len(dataset)):
+        ann, info = dataset.get_annotation(i), dataset.get_img_info(i)
+        for (x1, y1, x2, y2), label in zip(ann["boxes"].tolist(), ann["labels"].tolist(), strict=True):
+            entries.append({"image_id": info["image_id"], "category_id": mapping[label] if mapping else label,
+                            "bbox": [x1, y1, x2 - x1, y2 - y1], "score": 1.0})
+    detections, written = tmp_path / "gt.json", tmp_path / "metrics.json"
+    detections.write_text(json.dumps(entries))
+    assert eval_detections.main(["--config-file", CONFIG, "--detections", str(detections), "--output", str(written),
+                                 *opts]) == 0
+    metrics = json.loads(written.read_text())[test_set]
+    flat = json.dumps(metrics)  # as text: holds for the flat metrics and for ssd.evaluation.schema's
+    assert ('"mAP": 1.0' if fmt == "voc" else '"AP": 1.0') in flat, flat

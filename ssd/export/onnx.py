@@ -196,11 +196,12 @@ def export_detector(
     label_to_category_id: dict[int, int] | None = None,
     postprocess: bool = True,
     network: onnx.ModelProto | None = None,
+    quantization: dict[str, Any] | None = None,
     opset: int = OPSET,
 ) -> onnx.ModelProto:
     """The ONNX model of ``detector`` (an :class:`ssd.modeling.SSDDetector`), checked with
-    ``onnx.checker``. ``network`` replaces the exported network part (an int8 version of it);
-    ``postprocess=False`` gives the network-only graph."""
+    ``onnx.checker``. ``network`` replaces the exported network part (its int8 version, described
+    by ``quantization``); ``postprocess=False`` gives the network-only graph."""
     settings = postprocess_settings(detector)
     head = detector.box_head
     num_priors = int(head.priors.shape[0])
@@ -224,6 +225,8 @@ def export_detector(
     }
     if label_to_category_id:
         metadata["ssd.label_to_category_id"] = json.dumps({str(k): int(v) for k, v in label_to_category_id.items()})
+    if quantization:
+        metadata["ssd.quantization"] = json.dumps(quantization)
     set_metadata(model, metadata)
     model.producer_name = "ssd"
     onnx.checker.check_model(model, full_check=True)

@@ -73,7 +73,10 @@ def run_video(path: str, predictor: Predictor, class_names: list[str], output: s
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config-file", required=True, help="YAML config")
-    parser.add_argument("--ckpt", required=True, help="checkpoint path or URL")
+    parser.add_argument("--ckpt", default=None, help="checkpoint path or URL (the torch backend needs it)")
+    parser.add_argument("--backend", default="torch", choices=["torch", "onnxruntime"],
+                        help="run the checkpoint in PyTorch, or the --onnx file in ONNX Runtime")
+    parser.add_argument("--onnx", default=None, help="ONNX file of tools/export.py (with --backend onnxruntime)")
     parser.add_argument("--images", required=True, help="an image folder, an image, or a video")
     parser.add_argument("--output", default="demo/output", help="folder for annotated copies and detections.json")
     parser.add_argument("--score-threshold", type=float, default=0.5, help="minimum score drawn and listed")
@@ -81,16 +84,26 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     cfg = load_config(args.config_file, args.opts)
-    state = load_checkpoint(args.ckpt)
-    class_names = list(state.get("class_names") or [])
-    if not class_names:
-        if not len(cfg.DATASETS.CLASSES):
-            raise ValueError(f"{args.ckpt} holds no class names; set DATASETS.CLASSES in the config")
-        class_names = load_class_names(list(cfg.DATASETS.CLASSES))
     device = resolve_device(cfg.MODEL.DEVICE)
-    model = build_model(cfg, num_classes=len(class_names) + 1)
-    model.load_state_dict(model_state(state, source=args.ckpt))
-    predictor = Predictor(model=model, image_size=cfg.INPUT.IMAGE_SIZE, device=device,
+    if args.backend == "onnxruntime":
+        from ssd.export.runtime import OnnxRuntimeDetector
+
+        if not args.onnx:
+            raise ValueError("--backend onnxruntime needs --onnx FILE (written by tools/export.py)")
+        model = OnnxRuntimeDetector(args.onnx)
+        class_names, device = model.class_names, resolve_device("cpu")
+    else:
+        if not args.ckpt:
+            raise ValueError("--backend torch needs --ckpt PATH_OR_URL")
+        state = load_checkpoint(args.ckpt)
+        class_names = list(state.get("class_names") or [])
+        if not class_names:
+            if not len(cfg.DATASETS.CLASSES):
+                raise ValueError(f"{args.ckpt} holds no class names; set DATASETS.CLASSES in the config")
+            class_names = load_class_names(list(cfg.DATASETS.CLASSES))
+        model = build_model(cfg, num_classes=len(class_names) + 1)
+        model.load_state_dict(model_state(state, source=args.ckpt))
+    predictor = Predictor(model=model, image_size=model.image_size, device=device,
                           score_threshold=args.score_threshold)
     os.makedirs(args.output, exist_ok=True)
 

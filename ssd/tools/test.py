@@ -32,11 +32,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config-file", required=True, help="YAML config")
     parser.add_argument("--ckpt", default=None, help="checkpoint path or URL (default: OUTPUT_DIR's last)")
+    parser.add_argument("--backend", default="torch", choices=["torch", "onnxruntime"],
+                        help="run the checkpoint in PyTorch, or the --onnx file in ONNX Runtime")
+    parser.add_argument("--onnx", default=None, help="ONNX file of tools/export.py (with --backend onnxruntime)")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
     args = parser.parse_args(argv)
     run = setup_run(load_config(args.config_file, args.opts), training=False)
     try:
-        model, class_names, path, label_to_category_id = load_for_test(run.cfg, args.ckpt, device=run.device)
+        if args.backend == "onnxruntime":
+            from ssd.export.runtime import OnnxRuntimeDetector
+
+            if not args.onnx:
+                raise ValueError("--backend onnxruntime needs --onnx FILE (written by tools/export.py)")
+            model, path = OnnxRuntimeDetector(args.onnx), args.onnx
+            class_names, label_to_category_id = model.class_names, model.label_to_category_id
+        else:
+            model, class_names, path, label_to_category_id = load_for_test(run.cfg, args.ckpt, device=run.device)
         results = evaluate(run.cfg, model, device=run.device, class_names=class_names, progress=True,
                            label_to_category_id=label_to_category_id)
         if is_main_process():

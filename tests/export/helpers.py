@@ -49,9 +49,10 @@ def test_images(size: int, count: int = 3, seed: int = 0) -> Tensor:
 test_images.__test__ = False  # a helper, not a test
 
 
-def assert_same_detections(expected: dict[str, Tensor], actual: dict[str, Tensor]) -> tuple[float, float]:
+def assert_same_detections(expected: dict[str, Tensor], actual: dict[str, Tensor], *,
+                           score_tol: float = SCORE_TOL) -> tuple[float, float]:
     """Pair every expected detection with one actual detection of the same label, box within
-    ``BOX_RTOL`` relative (of the box's size, at least 1 px) and score within ``SCORE_TOL``: a
+    ``BOX_RTOL`` relative (of the box's size, at least 1 px) and score within ``score_tol``: a
     pairing rather than a sort, so near-equal scores may come out in either order. Returns the
     largest box and score differences."""
     assert len(expected["scores"]) == len(actual["scores"]), (len(expected["scores"]), len(actual["scores"]))
@@ -61,7 +62,7 @@ def assert_same_detections(expected: dict[str, Tensor], actual: dict[str, Tensor
         box_diff = (actual["boxes"] - box).abs().amax(dim=1)
         tol = BOX_RTOL * max(1.0, float(box.abs().max()))
         score_diff = (actual["scores"] - score).abs()
-        ok = free & (actual["labels"] == label) & (box_diff <= tol) & (score_diff <= SCORE_TOL)
+        ok = free & (actual["labels"] == label) & (box_diff <= tol) & (score_diff <= score_tol)
         assert ok.any(), f"no match for label {int(label)} score {float(score):.6f} box {box.tolist()}"
         j = int(torch.nonzero(ok)[0])
         free[j] = False

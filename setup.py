@@ -18,6 +18,9 @@ setup(
         "pycocotools>=2.0.7",
         "tqdm>=4.60",
         "tensorboard>=2.12",
+        # deployment: tools/export.py, the onnxruntime backend and int8 quantisation (tests need them too)
+        "onnx>=1.15",
+        "onnxruntime>=1.17",
     ],
     extras_require={"dev": ["pytest>=7", "ruff>=0.4"]},
 )

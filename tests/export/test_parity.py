@@ -20,6 +20,7 @@ from ssd.data.synthetic import spec_for, write_coco
 from ssd.evaluation.coco import STAT_NAMES
 from ssd.export import OnnxRuntimeDetector, export_detector
 from ssd.modeling import build_model
+from ssd.tools import demo as demo_tool
 from ssd.tools import export as export_tool
 from ssd.tools import test as test_tool
 
@@ -65,6 +66,18 @@ def test_export_and_test_tools_give_pytorchs_coco_metrics(tmp_path, capsys):
     for name in STAT_NAMES:
         assert metrics["onnxruntime"][name] == pytest.approx(metrics["torch"][name], abs=1e-4), name
     assert metrics["torch"]["AP50"] > 0  # random weights still place some boxes on the large shapes
+
+    image = str(tmp_path / "synthetic_coco" / "test" / sorted(os.listdir(tmp_path / "synthetic_coco" / "test"))[0])
+    demo = {}
+    for backend in ("torch", "onnxruntime"):
+        out = tmp_path / f"demo_{backend}"
+        assert demo_tool.main(["--config-file", cfg_file, "--ckpt", str(ckpt), "--backend", backend, "--onnx",
+                               str(onnx_path), "--images", image, "--output", str(out), "--score-threshold", "0.2",
+                               *opts]) == 0
+        demo[backend] = json.loads((out / "detections.json").read_text())[0]["detections"]
+    assert demo["torch"] and [d["label"] for d in demo["onnxruntime"]] == [d["label"] for d in demo["torch"]]
+    for t, o in zip(demo["torch"], demo["onnxruntime"], strict=True):
+        assert o["box"] == pytest.approx(t["box"], abs=0.02) and o["score"] == pytest.approx(t["score"], abs=2e-4)
 
 
 CASES = {

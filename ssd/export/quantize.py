@@ -61,11 +61,13 @@ def quantize_network(
     *,
     method: str = DEFAULT_METHOD,
     per_channel: bool = True,
+    float_head: bool = False,
 ) -> onnx.ModelProto:
     """The int8 (QDQ) version of ``network`` (the graph of :func:`ssd.export.onnx.export_network`),
     activation ranges calibrated on ``images`` (uint8 ``[1, 3, S, S]`` each). The float outputs
     (``decoded_boxes``, ``class_scores``) stay float: the ops computing them from the last
-    convolutions (softmax, decode, clip) are left in fp32."""
+    convolutions (softmax, decode, clip) are left in fp32; ``float_head`` keeps those last
+    (predictor) convolutions in fp32 too."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -86,7 +88,7 @@ def quantize_network(
                                   "Transpose", "Sigmoid"],
             per_channel=per_channel, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
             calibrate_method=methods[method],
-            nodes_to_exclude=_float_tail(network),
+            nodes_to_exclude=_float_tail(network, include_convs=float_head),
             extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
         )
         quantized = onnx.load(out)
@@ -94,18 +96,23 @@ def quantize_network(
     return quantized
 
 
-def _float_tail(network: onnx.ModelProto) -> list[str]:
+def _float_tail(network: onnx.ModelProto, *, include_convs: bool = False) -> list[str]:
     """Nodes after the last convolutions (from the flattening of the head outputs to the float
-    outputs): kept in fp32 so boxes and scores are not rounded to 256 levels."""
+    outputs), and those convolutions with ``include_convs``: kept in fp32 so boxes and scores are
+    not rounded to 256 levels."""
     producers = {o: n for n in network.graph.node for o in n.output}
     tail: list[str] = []
     stack = list(NETWORK_OUTPUTS)
     seen: set[str] = set()
     while stack:
         node = producers.get(stack.pop())
-        if node is None or node.name in seen or node.op_type == "Conv":
+        if node is None or node.name in seen:
             continue
         seen.add(node.name)
+        if node.op_type == "Conv":
+            if include_convs:
+                tail.append(node.name)
+            continue
         tail.append(node.name)
         stack.extend(node.input)
     return tail

@@ -25,6 +25,9 @@ logger = logging.getLogger(__name__)
 # ONNX Runtime's CPU provider fuses into QLinearConv / VNNI kernels): the quantiser's recommended
 # CPU setting. Percentile / entropy calibration were not better on the synthetic split.
 DEFAULT_METHOD = "minmax"
+ALL_OPS = ("Conv", "MatMul", "Gemm", "Add", "Mul", "Relu", "Clip", "HardSwish", "HardSigmoid", "GlobalAveragePool",
+           "MaxPool", "Concat", "Reshape", "Transpose", "Sigmoid")
+CONV_ONLY = ("Conv",)
 
 
 def calibration_images(dataset, count: int) -> list[np.ndarray]:
@@ -62,12 +65,14 @@ def quantize_network(
     method: str = DEFAULT_METHOD,
     per_channel: bool = True,
     float_head: bool = False,
+    op_types: Sequence[str] = ALL_OPS,
 ) -> onnx.ModelProto:
     """The int8 (QDQ) version of ``network`` (the graph of :func:`ssd.export.onnx.export_network`),
     activation ranges calibrated on ``images`` (uint8 ``[1, 3, S, S]`` each). The float outputs
     (``decoded_boxes``, ``class_scores``) stay float: the ops computing them from the last
     convolutions (softmax, decode, clip) are left in fp32; ``float_head`` keeps those last
-    (predictor) convolutions in fp32 too."""
+    (predictor) convolutions in fp32 too. ``op_types`` are the operators given int8 inputs
+    (:data:`CONV_ONLY`: only convolutions, everything between them in fp32)."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -83,9 +88,7 @@ def quantize_network(
         quant_pre_process(raw, prepared, skip_symbolic_shape=True)
         quantize_static(
             prepared, out, _Reader(images), quant_format=QuantFormat.QDQ,
-            op_types_to_quantize=["Conv", "MatMul", "Gemm", "Add", "Mul", "Relu", "Clip", "HardSwish",
-                                  "HardSigmoid", "GlobalAveragePool", "MaxPool", "Concat", "Reshape",
-                                  "Transpose", "Sigmoid"],
+            op_types_to_quantize=list(op_types),
             per_channel=per_channel, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
             calibrate_method=methods[method],
             nodes_to_exclude=_float_tail(network, include_convs=float_head),

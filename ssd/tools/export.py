@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="network only: decoded boxes [B, P, 4] and class scores [B, P, K], no NMS")
     parser.add_argument("--int8", action="store_true", help="static int8 quantisation of the network (QDQ)")
     parser.add_argument("--calib-images", type=int, default=100, help="training images to calibrate int8 on")
-    parser.add_argument("--calib-method", default="minmax", choices=["minmax", "percentile", "entropy"])
+    parser.add_argument("--calib-method", default="percentile", choices=["minmax", "percentile", "entropy"],
+                        help="activation ranges: 99.999th percentile (default), min/max or entropy")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
     args = parser.parse_args(argv)
     setup_logger(output_dir=None, rank=0)

@@ -127,6 +127,9 @@ def build_backends(ours, *, skip: set[str], workdir: str, log: logging.Logger) -
         path = os.path.join(workdir, f"{name}.onnx")
         onnx.save(graph, path)
         backends[name] = OnnxRuntimeDetector(path)
+    # the network-only graph's session alone (no postprocess anywhere): the base of the postprocess share
+    network_only = backends["onnxruntime_fp32_network"]
+    backends["onnxruntime_fp32_network"] = lambda images: network_only.run(images.numpy())
     return backends
 
 

@@ -81,8 +81,10 @@ def test_export_and_test_tools_give_pytorchs_coco_metrics(tmp_path, capsys):
 
 
 CASES = {
+    # classifier sharpened less than in tests/convert: ORT's and PyTorch's fp32 kernels round apart by
+    # ~1e-6 in the logits, which a sharper softmax amplifies past the 1e-5 score tolerance
     "ssdlite320_mobilenet_v3_large": (
-        ssdlite320_mobilenet_v3_large, "configs/converted/ssdlite320_mnv3_coco_torchvision.yaml", 320, 1.0),
+        ssdlite320_mobilenet_v3_large, "configs/converted/ssdlite320_mnv3_coco_torchvision.yaml", 320, 0.5),
     "ssd300_vgg16": (ssd300_vgg16, "configs/converted/ssd300_vgg16_coco_torchvision.yaml", 300, 1.5),
 }
 

@@ -122,7 +122,7 @@ def build_backends(ours, *, skip: set[str], workdir: str, log: logging.Logger) -
         size = ours.image_size
         calib = [torch.randint(0, 256, (1, 3, size, size), generator=g, dtype=torch.uint8).numpy() for _ in range(4)]
         graphs["onnxruntime_int8"] = export_detector(ours, class_names=names,
-                                                     network=quantize_network(network, calib))
+                                                     network=quantize_network(network, calib, method="minmax"))
     for name, graph in graphs.items():
         path = os.path.join(workdir, f"{name}.onnx")
         onnx.save(graph, path)

@@ -20,6 +20,9 @@ setup(
         "tqdm>=4.60",
         "tensorboard>=2.12",
         "av>=12",  # PyAV: the demo writes H.264 video that browsers play (it ships libx264)
+        # deployment: tools/export.py, the onnxruntime backend and int8 quantisation (tests need them too)
+        "onnx>=1.15",
+        "onnxruntime>=1.17",
     ],
     extras_require={"dev": ["pytest>=7", "ruff>=0.4"]},
     # `ssd train|test|demo|...`: the tools as one command (python -m ssd without installing)

@@ -213,6 +213,17 @@ class Predictor:
         return cls(backend=backend, image_size=cfg.INPUT.IMAGE_SIZE, class_names=class_names,
                    device=resolve_device(cfg.MODEL.DEVICE), score_threshold=score_threshold, batch_size=batch_size)
 
+    @classmethod
+    def from_onnx(cls, path: str, *, providers: Sequence[str] | None = None, score_threshold: float = 0.5,
+                  batch_size: int = 8) -> Predictor:
+        """A predictor running a ``tools/export.py`` file in ONNX Runtime (CPU unless ``providers``
+        say otherwise); input size and class names come from the file's metadata."""
+        from ..export.runtime import OnnxRuntimeDetector
+
+        detector = OnnxRuntimeDetector(path, providers=providers)
+        return cls(backend=detector, image_size=detector.image_size, class_names=detector.class_names,
+                   device="cpu", score_threshold=score_threshold, batch_size=batch_size)
+
     def __call__(
         self, images: ImageInput | list[ImageInput], *, channels: str = "bgr"
     ) -> Detections | list[Detections]:

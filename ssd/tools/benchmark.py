@@ -1,19 +1,27 @@
 #!/usr/bin/env python
-"""Speed of a config: parameters, GFLOPs, inference latency, training step time, data pipeline.
+"""Speed of a config on every available backend, against torchvision's full pipeline.
 
-    python tools/benchmark.py --config-file CFG [--rounds 5] [--train-batch 16] [--json] [KEY VALUE ...]
+    python tools/benchmark.py --config-file CFG [--rounds 5] [--batches 1 8] [--train-batch 4] [--json]
+        [--skip inference train postprocess data torchvision onnxruntime int8] [KEY VALUE ...]
     python tools/benchmark.py --eval [--eval-images 5000] [--rounds 3]   (evaluators vs pycocotools / chainercv)
 
-When the architecture has a torchvision counterpart (SSD300-VGG16, SSDLite320-MobileNetV3-Large)
-it is timed in the same process, interleaved call by call with ours, and the report gives the
-median of the per-round ratios ours / torchvision: machines drift by 20% over minutes, so only
-interleaved ratios are comparable across runs. Speed targets belong here, not in timed tests.
+Inference backends (full pipeline: uint8 images in, detections out): ``torch_fp32`` (eager, as
+trained), ``torch_fp32_cl`` (BatchNorm folded + channels_last), ``torch_bf16_cl`` (folded +
+channels_last + bf16 autocast), ``onnxruntime_fp32`` and ``onnxruntime_int8`` (the graphs of
+tools/export.py, NMS inside; int8 calibrated on random images, which sets its speed, not its
+accuracy). All of them and torchvision's ``model([image])`` (when the architecture has a
+torchvision counterpart) run interleaved call by call in one process; the report gives per backend
+the median ms and the median over rounds of the per-round ratio backend / torchvision. Training
+steps: fp32 eager vs channels_last vs bf16 autocast + channels_last, ratio to the fp32 step.
+Machines drift by 20 % over minutes, so only interleaved ratios compare across runs; fewer than 5
+rounds give noise.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import statistics
 import sys
@@ -31,6 +39,9 @@ from ssd.data.synthetic import spec_for, write_coco
 from ssd.modeling import build_model
 from ssd.tools.args import add_overrides, entry_point, parse_args
 from ssd.utils.model_stats import count_flops, count_parameters
+
+TORCHVISION = "torchvision"
+MIN_ROUNDS = 5
 
 
 def torchvision_counterpart(cfg) -> str | None:
@@ -56,11 +67,15 @@ def interleaved(fns: dict[str, Callable[[], object]], *, rounds: int, warmup: in
     return times
 
 
-def summarise(times: dict[str, list[float]]) -> dict[str, float]:
-    out = {f"{name}_ms": 1000 * statistics.median(t) for name, t in times.items()}
-    if "torchvision" in times:
-        out["ratio_ours_over_torchvision"] = statistics.median(
-            a / b for a, b in zip(times["ours"], times["torchvision"], strict=True))
+def summarise(times: dict[str, list[float]], *, reference: str | None) -> dict[str, dict[str, float]]:
+    """Per name ``{"median_ms", "ratio_to_<reference>"}``: the ratio is the median over rounds of
+    the per-round ratio (robust to drift), absent without a reference."""
+    out: dict[str, dict[str, float]] = {}
+    for name, t in times.items():
+        entry = {"median_ms": 1000 * statistics.median(t)}
+        if reference in times and name != reference:
+            entry[f"ratio_to_{reference}"] = statistics.median(a / b for a, b in zip(t, times[reference], strict=True))
+        out[name] = entry
     return out
 
 
@@ -74,38 +89,94 @@ def _targets(batch: int, size: int):
     return out
 
 
-def bench_inference(ours, tv, size: int, batch: int, rounds: int) -> dict[str, dict[str, float]]:
-    images = torch.randint(0, 256, (batch, 3, size, size), dtype=torch.uint8)
-    tv_images = [im.float() / 255 for im in images]
+def build_backends(ours, *, skip: set[str], workdir: str, log: logging.Logger) -> dict[str, Callable]:
+    """name -> an eval-mode callable ``images -> detections`` for each backend available here."""
+    from ssd.export.cpu import cpu_has_bf16, prepare_for_cpu
+
     ours.eval()
-    network = {"ours": lambda: ours.box_head.predictor(ours.features(images))}
-    full = {"ours": lambda: ours(images)}
+    backends: dict[str, Callable] = {
+        "torch_fp32": ours,
+        "torch_fp32_cl": prepare_for_cpu(ours, fold_bn=True, channels_last=True),
+    }
+    if cpu_has_bf16():
+        backends["torch_bf16_cl"] = prepare_for_cpu(ours, fold_bn=True, channels_last=True, bf16=True)
+    else:
+        log.warning("no native bf16 on this CPU: torch_bf16_cl is not timed")
+    if "onnxruntime" in skip:
+        return backends
+    try:
+        import onnx
+
+        from ssd.export.onnx import export_detector, export_network
+        from ssd.export.runtime import OnnxRuntimeDetector
+    except ImportError as e:
+        log.warning("onnx / onnxruntime not installed (%s): ONNX Runtime backends not timed", e)
+        return backends
+    names = [f"c{i}" for i in range(ours.box_head.predictor.num_classes - 1)]
+    network = export_network(ours)
+    graphs = {"onnxruntime_fp32": export_detector(ours, class_names=names, network=network),
+              "onnxruntime_fp32_network": export_detector(ours, class_names=names, network=network,
+                                                          postprocess=False)}
+    if "int8" not in skip:
+        from ssd.export.quantize import quantize_network
+
+        g = torch.Generator().manual_seed(0)
+        size = ours.image_size
+        calib = [torch.randint(0, 256, (1, 3, size, size), generator=g, dtype=torch.uint8).numpy() for _ in range(4)]
+        graphs["onnxruntime_int8"] = export_detector(ours, class_names=names,
+                                                     network=quantize_network(network, calib, method="minmax"))
+    for name, graph in graphs.items():
+        path = os.path.join(workdir, f"{name}.onnx")
+        onnx.save(graph, path)
+        backends[name] = OnnxRuntimeDetector(path)
+    # the network-only graph's session alone (no postprocess anywhere): the base of the postprocess share
+    network_only = backends["onnxruntime_fp32_network"]
+    backends["onnxruntime_fp32_network"] = lambda images: network_only.run(images.numpy())
+    return backends
+
+
+def bench_inference(backends: dict[str, Callable], tv, size: int, batch: int, rounds: int):
+    """Full pipeline per backend (and torchvision's ``model(list of images)``) at ``batch``."""
+    g = torch.Generator().manual_seed(1)
+    images = torch.randint(0, 256, (batch, 3, size, size), dtype=torch.uint8, generator=g)
+    fns = {name: (lambda b=b: b(images)) for name, b in backends.items()}
     if tv is not None:
         tv.eval()
-        x = torch.stack(tv_images)  # normalisation values do not change the cost
-        network["torchvision"] = lambda: tv.head(list(tv.backbone(x).values()))
-        full["torchvision"] = lambda: tv(tv_images)
+        tv_images = [im.float() / 255 for im in images]
+        fns[TORCHVISION] = lambda: tv(tv_images)
     with torch.no_grad():
-        return {"network": summarise(interleaved(network, rounds=rounds)),
-                "full_pipeline": summarise(interleaved(full, rounds=rounds))}
+        return summarise(interleaved(fns, rounds=rounds), reference=TORCHVISION if tv is not None else None)
 
 
-def bench_train(ours, tv, size: int, batch: int, rounds: int) -> dict[str, float]:
+def postprocess_share(inference: dict[str, dict[str, float]]) -> dict[str, float] | None:
+    """ONNX Runtime: time of the full graph minus the network-only graph, as a fraction of the latter."""
+    full, net = inference.get("onnxruntime_fp32"), inference.get("onnxruntime_fp32_network")
+    if not full or not net:
+        return None
+    extra = full["median_ms"] - net["median_ms"]
+    return {"network_ms": net["median_ms"], "full_ms": full["median_ms"], "postprocess_ms": extra,
+            "fraction_of_network": extra / net["median_ms"]}
+
+
+def bench_train(cfg, num_classes: int, size: int, batch: int, rounds: int, *, bf16: bool) -> dict:
+    """One training step (forward, loss, backward) per variant, interleaved; ratios to fp32."""
     images = torch.randint(0, 256, (batch, 3, size, size), dtype=torch.uint8)
     targets = _targets(batch, size)
-    ours.train()
+    torch.manual_seed(0)
+    fp32 = build_model(cfg, num_classes=num_classes).train()
+    cl = build_model(cfg, num_classes=num_classes).train().to(memory_format=torch.channels_last)
+    cl_images = images.contiguous(memory_format=torch.channels_last)
 
-    def step(model, *args):
-        loss = sum(model(*args).values())
+    def step(model, x, autocast: bool):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            loss = sum(model(x, targets).values())
         loss.backward()
         model.zero_grad(set_to_none=True)
 
-    fns = {"ours": lambda: step(ours, images, targets)}
-    if tv is not None:
-        tv.train()
-        tv_images = [im.float() / 255 for im in images]
-        fns["torchvision"] = lambda: step(tv, tv_images, targets)
-    return summarise(interleaved(fns, rounds=rounds))
+    fns = {"fp32": lambda: step(fp32, images, False), "fp32_cl": lambda: step(cl, cl_images, False)}
+    if bf16:
+        fns["bf16_cl"] = lambda: step(cl, cl_images, True)
+    return {"batch": batch, **summarise(interleaved(fns, rounds=rounds), reference="fp32")}
 
 
 def bench_data(cfg, num_images: int, rounds: int) -> dict[str, float]:
@@ -126,19 +197,62 @@ def bench_data(cfg, num_images: int, rounds: int) -> dict[str, float]:
     return {"images": source, **{f"{k}_images_per_s": v for k, v in result.items()}}
 
 
+def _cell(entry: dict | None, key: str, fmt: str) -> str:
+    return format(entry[key], fmt) if entry and key in entry else "-"
+
+
+def format_report(report: dict) -> str:
+    """The README's tables for one config: inference per backend and batch (median ms, ratio to
+    torchvision), the training step, the postprocess share and the data pipelines."""
+    lines = [f"{report['config']}: {report['params_M']:.2f} M parameters, {report['gflops']:.2f} GFLOPs, "
+             f"{report['threads']} threads, {report['rounds']} rounds, load average {report['load_average']}"]
+    inference = report.get("inference") or {}
+    if inference:
+        batches = sorted(inference, key=lambda k: int(k.removeprefix("batch")))
+        head = " | ".join(f"{b.replace('batch', 'batch ')} ms | ratio" for b in batches)
+        lines += ["", f"| backend | {head} |", "|---|" + "---:|---:|" * len(batches)]
+        names = list(dict.fromkeys(n for b in batches for n in inference[b]))
+        for name in names:
+            cells = " | ".join(f"{_cell(inference[b].get(name), 'median_ms', '.1f')} | "
+                               f"{_cell(inference[b].get(name), 'ratio_to_torchvision', '.2f')}" for b in batches)
+            lines.append(f"| {name} | {cells} |")
+    if report.get("postprocess"):
+        p = report["postprocess"]
+        lines += ["", f"postprocess in the ONNX graph (untrained weights, every score above the threshold): "
+                      f"{p['postprocess_ms']:.1f} ms = {100 * p['fraction_of_network']:.0f} % of the network's "
+                      f"{p['network_ms']:.1f} ms (batch 1)"]
+    if report.get("train"):
+        t = report["train"]
+        lines += ["", f"| training step, batch {t['batch']} | ms | ratio to fp32 |", "|---|---:|---:|"]
+        for name in ("fp32", "fp32_cl", "bf16_cl"):
+            if name in t:
+                lines.append(f"| {name} | {t[name]['median_ms']:.0f} | {_cell(t[name], 'ratio_to_fp32', '.2f')} |")
+    if report.get("data_pipeline_one_core"):
+        d = report["data_pipeline_one_core"]
+        rates = ", ".join(f"{k.removesuffix('_images_per_s')} {v:.0f}" for k, v in d.items() if k != "images")
+        lines += ["", f"data pipelines, images/s on one core ({d['images']}): {rates}"]
+    return "\n".join(lines)
+
+
 @entry_point
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config-file", default=None, help="required unless --eval")
-    parser.add_argument("--rounds", type=int, default=5, help="timed calls per measurement (median)")
-    parser.add_argument("--train-batch", type=int, default=16, help="batch of the training-step timing")
+    parser.add_argument("--rounds", type=int, default=MIN_ROUNDS, help="timed calls per measurement (median)")
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8], help="inference batch sizes")
+    parser.add_argument("--train-batch", type=int, default=4, help="batch of the training-step timing")
     parser.add_argument("--data-images", type=int, default=50, help="images per data-pipeline round")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["inference", "train", "data", "torchvision"])
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--skip", nargs="*", default=[],
+                        choices=["inference", "train", "data", "torchvision", "onnxruntime", "int8"])
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the tables")
     parser.add_argument("--eval", action="store_true", help="time the evaluators only (ssd.evaluation.benchmark)")
     parser.add_argument("--eval-images", type=int, default=5000, help="images of the --eval detection set")
     add_overrides(parser)
     args = parse_args(parser, argv)
+    log = logging.getLogger("ssd.benchmark")
+    logging.basicConfig(level=logging.WARNING)
+    if args.rounds < MIN_ROUNDS:
+        log.warning("%d rounds: fewer than %d give noise, not measurements", args.rounds, MIN_ROUNDS)
     if args.eval:
         from ssd.evaluation.benchmark import benchmark_evaluators
 
@@ -146,41 +260,40 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.config_file is None:
         parser.error("--config-file is required (unless --eval)")
+    skip = set(args.skip)
     # timing needs no pretrained weights (and a machine without internet cannot fetch them)
     cfg = load_config(args.config_file, ["MODEL.BACKBONE.WEIGHTS", "", *args.opts])
     num_classes = cfg.MODEL.NUM_CLASSES or 81
     size = cfg.INPUT.IMAGE_SIZE
     torch.manual_seed(0)
-    ours = build_model(cfg, num_classes=num_classes)
-    tv_name = None if "torchvision" in args.skip else torchvision_counterpart(cfg)
+    ours = build_model(cfg, num_classes=num_classes).eval()
+    tv_name = None if "torchvision" in skip else torchvision_counterpart(cfg)
     tv = None
     if tv_name:
         tv = getattr(torchvision.models.detection, tv_name)(weights=None, weights_backbone=None,
                                                             num_classes=num_classes)
         tv.transform.min_size, tv.transform.max_size = (size,), size
+    from ssd.export.cpu import cpu_has_bf16
+
     report: dict = {
-        "config": args.config_file, "threads": torch.get_num_threads(), "torchvision_counterpart": tv_name,
+        "config": args.config_file, "threads": torch.get_num_threads(), "rounds": args.rounds,
+        "load_average": [round(x, 1) for x in os.getloadavg()], "cpu_bf16": cpu_has_bf16(),
+        "torchvision_counterpart": tv_name,
         "params_M": count_parameters(ours) / 1e6, "gflops": count_flops(ours, size) / 1e9,
     }
-    if tv is not None:
-        report["torchvision_params_M"] = sum(p.numel() for p in tv.parameters()) / 1e6
-    if "inference" not in args.skip:
-        for batch in (1, 8):
-            report[f"inference_batch{batch}"] = bench_inference(ours, tv, size, batch, args.rounds)
-    if "train" not in args.skip:
-        report[f"train_step_batch{args.train_batch}"] = bench_train(ours, tv, size, args.train_batch, args.rounds)
-    if "data" not in args.skip:
+    if "inference" not in skip:
+        with tempfile.TemporaryDirectory(prefix="ssd_bench_") as workdir:
+            backends = build_backends(ours, skip=skip, workdir=workdir, log=log)
+            report["inference"] = {f"batch{b}": bench_inference(backends, tv, size, b, args.rounds)
+                                   for b in args.batches}
+        report["postprocess"] = postprocess_share(report["inference"].get("batch1", {}))
+    if "train" not in skip:
+        report["train"] = bench_train(cfg, num_classes, size, args.train_batch, args.rounds, bf16=cpu_has_bf16())
+    if "data" not in skip:
         report["data_pipeline_one_core"] = bench_data(cfg, args.data_images, max(2, args.rounds // 2))
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        for key, value in report.items():
-            if isinstance(value, dict):
-                print(f"{key}:")
-                for k, v in value.items():
-                    print(f"  {k}: {json.dumps(v) if isinstance(v, dict) else v}")
-            else:
-                print(f"{key}: {value}")
+    # (the evaluation helper's --eval section goes here: report["eval"] = ...)
+    report["load_average_end"] = [round(x, 1) for x in os.getloadavg()]
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0
 
 

@@ -137,7 +137,10 @@ def run_capture(source: Source, predictor: Predictor, output: str, *, max_frames
 @entry_point
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ckpt", required=True, help="checkpoint path or URL (holds the config and class names)")
+    parser.add_argument("--ckpt", default=None, help="checkpoint path or URL (holds the config and class names)")
+    parser.add_argument("--backend", default="torch", choices=["torch", "onnxruntime"],
+                        help="run the checkpoint in PyTorch, or the --onnx file in ONNX Runtime")
+    parser.add_argument("--onnx", default=None, help="ONNX file of tools/export.py (with --backend onnxruntime)")
     parser.add_argument("--images", required=True, help="a folder, image, glob, video, webcam index or stream URL")
     parser.add_argument("--config-file", default=None, help="YAML config (default: the one stored in --ckpt)")
     parser.add_argument("--output", default="demo/output", help="folder for annotated copies and detections.json")
@@ -148,8 +151,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     sources = parse_source(args.images)
-    predictor = Predictor.from_checkpoint(args.ckpt, config_file=args.config_file, opts=args.opts,
-                                          score_threshold=args.score_threshold)
+    if args.backend == "onnxruntime":
+        if not args.onnx:
+            raise ValueError("--backend onnxruntime needs --onnx FILE (written by tools/export.py)")
+        predictor = Predictor.from_onnx(args.onnx, score_threshold=args.score_threshold)
+    else:
+        if not args.ckpt:
+            raise ValueError("--backend torch needs --ckpt PATH_OR_URL")
+        predictor = Predictor.from_checkpoint(args.ckpt, config_file=args.config_file, opts=args.opts,
+                                              score_threshold=args.score_threshold)
     os.makedirs(args.output, exist_ok=True)
     entries: list[dict] = []
     skipped: list[str] = []

@@ -59,13 +59,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config-file", default=None, help="YAML config (default: the one stored in --ckpt)")
     parser.add_argument("--ckpt", default=None, help="checkpoint path or URL (default: OUTPUT_DIR's last)")
+    parser.add_argument("--backend", default="torch", choices=["torch", "onnxruntime"],
+                        help="run the checkpoint in PyTorch, or the --onnx file in ONNX Runtime")
+    parser.add_argument("--onnx", default=None, help="ONNX file of tools/export.py (with --backend onnxruntime)")
     add_overrides(parser)
     args = parse_args(parser, argv)
     if not args.config_file and not args.ckpt:
         parser.error("give --ckpt (its stored config is used), --config-file (OUTPUT_DIR's last checkpoint), or both")
     run = setup_run(resolve_config(args.config_file, args.ckpt, args.opts), training=False)
     try:
-        model, class_names, path, label_to_category_id = load_for_test(run.cfg, args.ckpt, device=run.device)
+        if args.backend == "onnxruntime":
+            from ssd.export.runtime import OnnxRuntimeDetector
+
+            if not args.onnx:
+                raise ValueError("--backend onnxruntime needs --onnx FILE (written by tools/export.py)")
+            model, path = OnnxRuntimeDetector(args.onnx), args.onnx
+            class_names, label_to_category_id = model.class_names, model.label_to_category_id
+        else:
+            model, class_names, path, label_to_category_id = load_for_test(run.cfg, args.ckpt, device=run.device)
         results = evaluate(run.cfg, model, device=run.device, class_names=class_names, progress=True,
                            label_to_category_id=label_to_category_id)
         if is_main_process():

@@ -1,0 +1,112 @@
+"""ONNX Runtime backend: an exported detector behind the call contract of the PyTorch model in eval mode.
+
+``OnnxRuntimeDetector(path)(images)`` takes ``images`` uint8 ``Tensor[B, 3, S, S]`` RGB 0-255 (the
+test loader's batches, :func:`ssd.engine.predictor.preprocess`'s output) and returns per image
+``{"boxes": Tensor[D, 4] xyxy input pixels, "scores": Tensor[D], "labels": Tensor[D] int64 1..K}``
+on the CPU, sorted by decreasing score, exactly as ``SSDDetector.eval()(images)`` does. A full graph
+does its own postprocess; a network-only graph (``--no-postprocess``) gets
+:func:`ssd.modeling.postprocess.select_detections` with the settings stored in its metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import onnx
+import torch
+from torch import Tensor, nn
+
+from ..modeling.postprocess import select_detections
+from .onnx import DETECTION_OUTPUTS, FORMAT, INPUT_NAME, NETWORK_OUTPUTS
+
+logger = logging.getLogger(__name__)
+
+
+def read_model_metadata(path: str) -> dict[str, str]:
+    """``metadata_props`` of the ONNX file ``path`` (without loading the weights)."""
+    model = onnx.load(path, load_external_data=False)
+    return {p.key: p.value for p in model.metadata_props}
+
+
+def available_providers() -> list[str]:
+    import onnxruntime
+
+    return list(onnxruntime.get_available_providers())
+
+
+class OnnxRuntimeDetector(nn.Module):
+    """An exported ``.onnx`` detector run by ONNX Runtime (an ``nn.Module`` without parameters, so
+    ``.eval()``, ``.to(device)`` and the inference loop treat it like the PyTorch model).
+
+    Args:
+        path: an ONNX file written by :func:`ssd.export.export_detector` (``tools/export.py``).
+        providers: ONNX Runtime execution providers, in order of preference (default: CPU).
+        threads: intra-op threads (default: ``torch.get_num_threads()``, as PyTorch uses).
+    Attributes:
+        image_size, class_names, label_to_category_id (``None`` unless stored), settings (test
+        settings), postprocess_in_graph, quantization (``None`` for fp32).
+    """
+
+    def __init__(self, path: str, *, providers: Sequence[str] | None = None, threads: int | None = None) -> None:
+        super().__init__()
+        import onnxruntime
+
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"ONNX model not found: {path}")
+        meta = read_model_metadata(path)
+        if meta.get("ssd.format") != FORMAT:
+            raise ValueError(f"{path} is not an exported ssd detector (metadata ssd.format = "
+                             f"{meta.get('ssd.format')!r}, expected {FORMAT!r}); export it with tools/export.py")
+        self.path = path
+        self.image_size = int(meta["ssd.image_size"])
+        self.class_names = list(json.loads(meta["ssd.class_names"]))
+        mapping = json.loads(meta["ssd.label_to_category_id"]) if meta.get("ssd.label_to_category_id") else None
+        self.label_to_category_id = {int(k): int(v) for k, v in mapping.items()} if mapping else None
+        self.settings = json.loads(meta["ssd.test"])
+        self.postprocess_in_graph = meta["ssd.postprocess"] == "graph"
+        self.quantization = json.loads(meta["ssd.quantization"]) if meta.get("ssd.quantization") else None
+        self.config_yaml = meta.get("ssd.config", "")
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or torch.get_num_threads()
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # idle ORT threads spin by default, stealing the CPU from PyTorch (and the data loader) between
+        # calls: on a 2-core machine that made an interleaved PyTorch call 10x slower
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.providers = list(providers or ["CPUExecutionProvider"])
+        self.session = onnxruntime.InferenceSession(path, sess_options=options, providers=self.providers)
+        self.output_names = list(DETECTION_OUTPUTS if self.postprocess_in_graph else NETWORK_OUTPUTS)
+
+    def train(self, mode: bool = True) -> OnnxRuntimeDetector:
+        if mode:
+            raise ValueError(f"{self.path} is an exported inference graph: it cannot be trained")
+        return super().train(False)
+
+    def run(self, images: np.ndarray) -> list[np.ndarray]:
+        """The raw graph outputs for ``images`` uint8 ``[B, 3, S, S]``."""
+        return self.session.run(self.output_names, {INPUT_NAME: images})
+
+    @torch.no_grad()
+    def forward(self, images: Tensor) -> list[dict[str, Tensor]]:
+        s = self.image_size
+        if images.dim() != 4 or images.shape[1] != 3 or tuple(images.shape[-2:]) != (s, s):
+            raise ValueError(f"expected images of shape [B, 3, {s}, {s}], got {list(images.shape)}")
+        if images.dtype != torch.uint8:
+            # the graph's input is uint8; float 0-255 pixels that are whole numbers convert exactly
+            rounded = images.round().clamp(0, 255)
+            if not torch.equal(rounded, images):
+                raise ValueError("the ONNX detector takes uint8 pixels (or floats holding whole 0-255 values)")
+            images = rounded.to(torch.uint8)
+        outputs = self.run(np.ascontiguousarray(images.cpu().numpy()))
+        if self.postprocess_in_graph:
+            boxes, scores, labels, counts = (torch.from_numpy(o) for o in outputs)
+            return [{"boxes": boxes[i, :n], "scores": scores[i, :n], "labels": labels[i, :n]}
+                    for i, n in enumerate(counts.tolist())]
+        boxes, scores = (torch.from_numpy(o) for o in outputs)
+        st = self.settings
+        return [select_detections(boxes[i], scores[i], score_threshold=st["score_threshold"],
+                                  nms_threshold=st["nms_threshold"], topk_candidates=st["topk_candidates"],
+                                  max_detections=st["max_detections"]) for i in range(boxes.shape[0])]

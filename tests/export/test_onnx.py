@@ -1,0 +1,126 @@
+"""The exported ONNX detector, run in a plain ONNX Runtime session, gives PyTorch's detections."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+import torch
+
+from ssd.config import load_config
+from ssd.export import DETECTION_OUTPUTS, NETWORK_OUTPUTS, OnnxRuntimeDetector, export_detector
+from ssd.export.onnx import read_metadata
+from ssd.modeling import build_model
+
+from .helpers import assert_same_detections, randomise, test_images
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CLASSES = ["circle", "square", "triangle", "star"]
+
+
+def _detector(*opts: str, config: str = "configs/ssdlite320_mnv3_coco.yaml", size: int = 320):
+    cfg = load_config(os.path.join(ROOT, config), ["MODEL.BACKBONE.WEIGHTS", "", "MODEL.NUM_CLASSES", "5", *opts])
+    torch.manual_seed(0)
+    images = test_images(size)
+    return randomise(build_model(cfg), images), images, cfg
+
+
+@pytest.fixture(scope="module")
+def ssdlite():
+    return _detector()
+
+
+@pytest.mark.parametrize("opts", [
+    (),  # every image fills max_detections
+    ("TEST.CONFIDENCE_THRESHOLD", "0.97", "TEST.MAX_PER_IMAGE", "100", "TEST.TOPK_CANDIDATES", "40"),  # padded rows
+])
+def test_full_graph_equals_pytorch_in_a_plain_session(tmp_path, opts):
+    model, images, cfg = _detector(*opts)
+    path = str(tmp_path / "model.onnx")
+    onnx.save(export_detector(model, class_names=CLASSES, config_yaml=cfg.dump()), path)
+
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    assert [o.name for o in session.get_outputs()] == list(DETECTION_OUTPUTS)
+    assert session.get_inputs()[0].type == "tensor(uint8)"
+    boxes, scores, labels, counts = session.run(None, {"images": images.numpy()})
+    with torch.no_grad():
+        expected = model(images)
+    d = min(cfg.TEST.MAX_PER_IMAGE, 4 * cfg.TEST.TOPK_CANDIDATES)
+    assert boxes.shape == (3, d, 4) and scores.shape == (3, d) and labels.dtype == np.int64
+    assert counts.tolist() == [len(e["scores"]) for e in expected]
+    for i, e in enumerate(expected):
+        n = int(counts[i])
+        assert_same_detections(e, {"boxes": torch.from_numpy(boxes[i, :n]), "scores": torch.from_numpy(scores[i, :n]),
+                                   "labels": torch.from_numpy(labels[i, :n])})
+        # padding rows are zeros with label 0
+        assert not boxes[i, n:].any() and not scores[i, n:].any() and not labels[i, n:].any()
+    if opts:
+        assert 0 < counts.min() < d, counts  # the threshold, not D, bounded some images: padded rows
+
+    meta = read_metadata(onnx.load(path))
+    assert json.loads(meta["ssd.class_names"]) == CLASSES
+    assert meta["ssd.image_size"] == "320" and meta["ssd.postprocess"] == "graph"
+    assert json.loads(meta["ssd.test"])["score_threshold"] == cfg.TEST.CONFIDENCE_THRESHOLD
+    assert load_config_text(meta["ssd.config"], tmp_path).TEST.MAX_PER_IMAGE == cfg.TEST.MAX_PER_IMAGE
+
+
+def load_config_text(text, tmp_path):
+    path = tmp_path / "stored.yaml"
+    path.write_text(text)
+    return load_config(str(path))
+
+
+load_config_text.__test__ = False
+
+
+def test_batch_is_dynamic_and_backend_matches_the_model_call(ssdlite, tmp_path):
+    model, images, _ = ssdlite
+    path = str(tmp_path / "model.onnx")
+    onnx.save(export_detector(model, class_names=CLASSES), path)
+    backend = OnnxRuntimeDetector(path)
+    assert backend.eval() is backend and backend.image_size == 320 and backend.class_names == CLASSES
+    with torch.no_grad():
+        expected = model(images)
+    for batch in (images[:1], images):  # batch 1 and 3 through the same graph
+        actual = backend(batch)
+        assert len(actual) == len(batch)
+        for e, a in zip(expected, actual, strict=False):
+            assert_same_detections(e, a)
+    assert backend(images.float())[0]["labels"].tolist() == actual[0]["labels"].tolist()  # whole-valued floats
+    with pytest.raises(ValueError, match=r"\[B, 3, 320, 320\]"):
+        backend(images[:, :, :300])
+    with pytest.raises(ValueError, match="cannot be trained"):
+        backend.train()
+
+
+def test_network_only_graph_with_the_torch_postprocess(ssdlite, tmp_path):
+    model, images, _ = ssdlite
+    path = str(tmp_path / "network.onnx")
+    onnx.save(export_detector(model, class_names=CLASSES, postprocess=False), path)
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    assert [o.name for o in session.get_outputs()] == list(NETWORK_OUTPUTS)
+    boxes, scores = session.run(None, {"images": images.numpy()})
+    assert boxes.shape == (3, 3234, 4) and scores.shape == (3, 3234, 4)
+    backend = OnnxRuntimeDetector(path)
+    assert not backend.postprocess_in_graph
+    with torch.no_grad():
+        expected = model(images)
+    for e, a in zip(expected, backend(images), strict=True):
+        assert_same_detections(e, a)
+
+
+def test_foreign_onnx_files_and_wrong_class_lists_are_refused(ssdlite, tmp_path):
+    model, _, _ = ssdlite
+    with pytest.raises(ValueError, match="3 class names for a model with 4 foreground classes"):
+        export_detector(model, class_names=CLASSES[:3])
+    plain = onnx.helper.make_model(onnx.helper.make_graph(
+        [onnx.helper.make_node("Identity", ["x"], ["y"])], "g",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])]))
+    onnx.save(plain, str(tmp_path / "plain.onnx"))
+    with pytest.raises(ValueError, match="not an exported ssd detector"):
+        OnnxRuntimeDetector(str(tmp_path / "plain.onnx"))

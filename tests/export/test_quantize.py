@@ -1,0 +1,69 @@
+"""int8 static quantisation: QDQ convolutions, fp32 postprocess, calibration images from the test transform."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from ssd.config import load_config
+from ssd.export import OnnxRuntimeDetector, export_detector, export_network
+from ssd.export.quantize import calibration_images, quantize_network
+from ssd.modeling import build_model
+
+from .helpers import randomise, test_images
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class _Dataset:
+    """Stands in for a test-transform dataset: item i is (uint8 image filled with i, target, info)."""
+
+    def __len__(self):
+        return 10
+
+    def __getitem__(self, i):
+        return torch.full((3, 8, 8), i, dtype=torch.uint8), {}, {}
+
+
+def test_calibration_images_are_spread_over_the_dataset():
+    images = calibration_images(_Dataset(), 4)
+    assert [int(im[0, 0, 0, 0]) for im in images] == [0, 3, 6, 9]
+    assert images[0].shape == (1, 3, 8, 8) and images[0].dtype == np.uint8
+    assert len(calibration_images(_Dataset(), 50)) == 10
+    with pytest.raises(ValueError, match="at least one"):
+        calibration_images(_Dataset(), 0)
+
+
+def test_int8_graph_quantises_convolutions_and_keeps_the_contract(tmp_path):
+    cfg = load_config(os.path.join(ROOT, "configs/ssdlite320_mnv3_coco.yaml"),
+                      ["MODEL.BACKBONE.WEIGHTS", "", "MODEL.NUM_CLASSES", "5", "MODEL.BACKBONE.WIDTH_MULT", "0.25",
+                       "INPUT.IMAGE_SIZE", "128", "TEST.CONFIDENCE_THRESHOLD", "0.3"])
+    torch.manual_seed(0)
+    images = test_images(128, count=4)
+    model = randomise(build_model(cfg), images, cls_scale=1.0)
+    network = export_network(model)
+    int8 = quantize_network(network, [im[None].numpy() for im in images])
+    ops = [n.op_type for n in int8.graph.node]
+    convs = [n.op_type for n in network.graph.node].count("Conv")
+    assert ops.count("QuantizeLinear") > 20 and ops.count("Conv") == convs
+    path = str(tmp_path / "int8.onnx")
+    onnx.save(export_detector(model, class_names=list("abcd"), network=int8,
+                              quantization={"calibration_images": 4}), path)
+    backend = OnnxRuntimeDetector(path)
+    assert backend.quantization == {"calibration_images": 4}
+    assert "NonMaxSuppression" in [n.op_type for n in onnx.load(path).graph.node]
+    out = backend(images)
+    assert len(out) == 4 and all(o["labels"].dtype == torch.int64 for o in out)
+    assert all((o["scores"] > 0.3).all() for o in out)  # the fp32 postprocess applies the threshold exactly
+    # int8 scores follow the fp32 ones (calibrated on these images): the best score per image within 0.1
+    with torch.no_grad():
+        expected = model(images)
+    for e, o in zip(expected, out, strict=True):
+        assert abs(float(e["scores"][:1].sum()) - float(o["scores"][:1].sum())) < 0.1
+    meta = {p.key: p.value for p in onnx.load(path).metadata_props}
+    assert json.loads(meta["ssd.quantization"]) == {"calibration_images": 4}

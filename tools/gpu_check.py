@@ -1,0 +1,12 @@
+#!/usr/bin/env python
+"""Runs ``ssd.tools.gpu_check``: the GPU check (see that module for usage)."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from ssd.tools.gpu_check import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main())

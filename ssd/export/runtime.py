@@ -79,6 +79,7 @@ class OnnxRuntimeDetector(nn.Module):
         self.providers = list(providers or ["CPUExecutionProvider"])
         self.session = onnxruntime.InferenceSession(path, sess_options=options, providers=self.providers)
         self.output_names = list(DETECTION_OUTPUTS if self.postprocess_in_graph else NETWORK_OUTPUTS)
+        super().train(False)  # an inference graph: born and kept in eval mode (inference_context restores it)
 
     def train(self, mode: bool = True) -> OnnxRuntimeDetector:
         if mode:

@@ -19,6 +19,7 @@ setup(
         "faster-coco-eval>=1.6",  # default COCO metrics backend (TEST.COCO_BACKEND)
         "tqdm>=4.60",
         "tensorboard>=2.12",
+        "matplotlib>=3.7",  # PR curves, confusion matrix and training curves (ssd.visualization.plots)
         "av>=12",  # PyAV: the demo writes H.264 video that browsers play (it ships libx264)
         # deployment: tools/export.py, the onnxruntime backend and int8 quantisation (tests need them too)
         "onnx>=1.15",

@@ -91,8 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     ensure_demo_images()
     print("[4/4] demo on demo/ -> demo/output", flush=True)
     checkpoint = shipped_checkpoint(cfg.OUTPUT_DIR)
-    _tool("demo.py", "--config-file", args.config_file, "--ckpt", checkpoint, "--images", "demo",
-          "--output", os.path.join("demo", "output"), "--score-threshold", str(cfg.TEST.DEMO_SCORE_THRESHOLD), *args.opts)
+    _tool("demo.py", "--config-file", args.config_file, "--ckpt", checkpoint, "--images", "demo", "--output",
+          os.path.join("demo", "output"), "--score-threshold", str(cfg.TEST.DEMO_SCORE_THRESHOLD), *args.opts)
 
     minutes = (time.perf_counter() - start) / 60
     ap50, ap = metrics["AP50"], metrics["AP"]

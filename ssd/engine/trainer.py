@@ -137,14 +137,17 @@ class Trainer:
             message = nonfinite_message(self.iter + 1, reported)
         else:
             self.scaler.scale(loss).backward()
+            grad_norm = None
             if self.clip_grad_norm > 0:
                 self.scaler.unscale_(self.optimizer)
-                nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
+                grad_norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
             # a finite loss can still give NaN gradients (0 * inf in a backward, bf16 overflow); the fp16
             # scaler skips those steps itself, otherwise they would write NaN into the weights
             if not self.scaler.is_enabled():
-                grads = [p.grad for p in self.model.parameters() if p.grad is not None]
-                if grads and not bool(torch.isfinite(nn.utils.get_total_norm(grads)).item()):
+                if grad_norm is None:  # the clipping above already measured it
+                    grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+                    grad_norm = nn.utils.get_total_norm(grads) if grads else None
+                if grad_norm is not None and not bool(torch.isfinite(grad_norm).item()):
                     message = nonfinite_message(self.iter + 1, reported).replace("non-finite loss",
                                                                                  "non-finite gradient", 1)
         if message is not None:

@@ -47,11 +47,13 @@ def test_a_skipped_nonfinite_step_leaves_parameters_and_batchnorm_buffers_unchan
     assert int(final["bn.num_batches_tracked"]) == 3
 
 
-def test_a_finite_loss_with_non_finite_gradients_is_stopped_or_skipped_too(tmp_path):
+@pytest.mark.parametrize("clip", [0.0, 1.0], ids=["no_clipping", "clipping"])  # clipping measures the norm itself
+def test_a_finite_loss_with_non_finite_gradients_is_stopped_or_skipped_too(tmp_path, clip):
     with pytest.raises(FloatingPointError, match=r"^non-finite gradient at iteration 2: loss_box=[\d.]+, "):
-        _train(standin_cfg(tmp_path / "stop", MAX_ITER=3), builders=standin_builders(nan_grad_at_call=2))
+        _train(standin_cfg(tmp_path / "stop", MAX_ITER=3, CLIP_GRAD_NORM=clip),
+               builders=standin_builders(nan_grad_at_call=2))
     snaps = Snapshots()
-    trainer = _train(standin_cfg(tmp_path / "skip", MAX_ITER=3, SKIP_NONFINITE=True),
+    trainer = _train(standin_cfg(tmp_path / "skip", MAX_ITER=3, SKIP_NONFINITE=True, CLIP_GRAD_NORM=clip),
                      builders=standin_builders(nan_grad_at_call=2, with_bn=True), extra_hooks=[snaps])
     assert trainer.skipped_steps == 1
     for name, value in snaps.before[1].items():

@@ -22,7 +22,7 @@ from yacs.config import CfgNode
 from ..config import resolve_device
 from ..data import resolve_num_classes
 from ..evaluation import build_evaluator, scalars
-from ..evaluation.schema import json_safe, primary_metric
+from ..evaluation.schema import json_safe
 from ..evaluation.writer import write_detections, write_metrics
 from ..solver import build_ema, build_lr_scheduler, build_optimizer
 from ..utils import checkpoint as ckpt
@@ -220,17 +220,6 @@ def _truncate_jsonl(path: str, *, after: int) -> None:
     ckpt.atomic_write_text("".join(lines), path)
 
 
-def _schema_result(result: Any, name: str) -> dict[str, Any] | None:
-    """``result`` when it follows :mod:`ssd.evaluation.schema`, else ``None`` (logged)."""
-    try:
-        primary_metric(result)
-        return result
-    except (KeyError, TypeError, ValueError):
-        logger.warning("the evaluation result of %s does not follow ssd.evaluation.schema: no best checkpoint or "
-                       "metric in the summary from it", name)
-        return None
-
-
 def train(
     run: Run,
     *,
@@ -336,10 +325,8 @@ def train(
         with open(os.path.join(cfg.OUTPUT_DIR, "eval_history.jsonl"), "a", encoding="utf-8") as f:
             f.write(json.dumps(json_safe({"iteration": iteration, "results": results})) + "\n")
         name = cfg.DATASETS.TEST[0]
-        result = _schema_result(results[name], name)
-        if result is not None:
-            final_eval.update(metric_entry(iteration=iteration, dataset=name, result=result))
-            best.update(iteration=iteration, dataset=name, result=result)
+        final_eval.update(metric_entry(iteration=iteration, dataset=name, result=results[name]))
+        best.update(iteration=iteration, dataset=name, result=results[name])
 
     trainer.register_hooks([
         LoggingHook(period=s.LOG_PERIOD, writer=writer, metrics_path=metrics_path),

@@ -7,11 +7,14 @@ Two graphs share one network part, exported from PyTorch (legacy TorchScript exp
   and ``class_scores`` float32 ``[B, P, K]`` (foreground scores, class ``c`` in column ``c - 1``):
   the ``--no-postprocess`` graph, for runtimes without ``NonMaxSuppression``.
 * the full graph appends the postprocess of :func:`ssd.modeling.postprocess.select_detections` in
-  ONNX operators: per class the ``topk_candidates`` best priors (``TopK`` + ``ScatterElements``),
-  ``NonMaxSuppression`` per class with the score threshold, then the ``max_detections`` best over
-  all classes (``TopK``). Outputs ``boxes [B, D, 4]`` xyxy input pixels, ``scores [B, D]``,
-  ``labels [B, D]`` int64 (1..K) and ``num_detections [B]`` int64; rows ``>= num_detections`` are
-  padding (zeros, label 0) and ``D = min(max_detections, K * min(topk_candidates, P))``.
+  ONNX operators (torchvision's semantics: per class the ``topk_candidates`` best priors above the
+  score threshold, NMS per class, the ``max_detections`` best over all classes), computed from the
+  image's ``4 * max_detections`` best (prior, class) pairs when they provably hold the answer
+  (always, for SSDLite320 and SSD300 with untrained weights) and else in torchvision's order of
+  work, class by class (an ``If``): see :func:`append_postprocess`. Outputs ``boxes [B, D, 4]``
+  xyxy input pixels, ``scores [B, D]``, ``labels [B, D]`` int64 (1..K) and ``num_detections [B]``
+  int64; rows ``>= num_detections`` are padding (zeros, label 0) and
+  ``D = min(max_detections, K * min(topk_candidates, P))``.
 
 Metadata (``metadata_props``, all strings; JSON where structured) is listed in :data:`METADATA_KEYS`.
 """
@@ -35,6 +38,10 @@ from ..modeling.postprocess import class_scores
 logger = logging.getLogger(__name__)
 
 OPSET = 17
+# Pairs of the global selection per detection. Untrained, the 3 * D best pairs of SSDLite320-COCO
+# held 301-307 kept pairs for D = 300 (two seeds), SSD300-VOC 301-400 for D = 200: 4 * D leaves a
+# margin (370-523) so that the fallback stays for scores it was made for.
+GLOBAL_CANDIDATES_PER_DETECTION = 4
 FORMAT = "ssd-onnx/1"
 INPUT_NAME = "images"
 NETWORK_OUTPUTS = ("decoded_boxes", "class_scores")
@@ -98,8 +105,143 @@ def export_network(detector: nn.Module, *, opset: int = OPSET) -> onnx.ModelProt
     return onnx.load_from_string(buffer.getvalue())
 
 
-def _const(name: str, values: Sequence[int | float], dtype: int) -> onnx.NodeProto:
-    return helper.make_node("Constant", [], [name], value=helper.make_tensor(name, dtype, [len(values)], values))
+def _const(name: str, values: Sequence[int | float], dtype: int, dims: Sequence[int] | None = None) -> onnx.NodeProto:
+    dims = [len(values)] if dims is None else list(dims)
+    return helper.make_node("Constant", [], [name], value=helper.make_tensor(name, dtype, dims, values))
+
+
+def _detection_value_infos(names: Sequence[str], d: int) -> list[onnx.ValueInfoProto]:
+    f, i64 = TensorProto.FLOAT, TensorProto.INT64
+    return [helper.make_tensor_value_info(names[0], f, ["batch", d, 4]),
+            helper.make_tensor_value_info(names[1], f, ["batch", d]),
+            helper.make_tensor_value_info(names[2], i64, ["batch", d]),
+            helper.make_tensor_value_info(names[3], i64, ["batch"])]
+
+
+def _best_kept(p: str, candidates: str, selected: str, d: int) -> list[onnx.NodeProto]:
+    """``candidates`` ``[B, N]`` scores (0 where not a candidate) and the NMS ``selected`` ``[M, 2]``
+    (image, candidate) -> ``{p}det_scores`` and ``{p}det_pos`` ``[B, d]``: the ``d`` best kept
+    candidates by decreasing score, then zero-score padding. Kept scores are above the threshold,
+    itself >= 0, so a zero marks padding."""
+    return [
+        _const(f"{p}d", [d], TensorProto.INT64), _const(f"{p}kept_zero", [0.0], TensorProto.FLOAT, dims=[]),
+        helper.make_node("GatherND", [candidates, selected], [f"{p}selected_scores"]),
+        helper.make_node("Mul", [candidates, f"{p}kept_zero"], [f"{p}zeros"]),
+        helper.make_node("ScatterND", [f"{p}zeros", selected, f"{p}selected_scores"], [f"{p}kept"]),
+        helper.make_node("TopK", [f"{p}kept", f"{p}d"], [f"{p}det_scores", f"{p}det_pos"], axis=1),
+    ]
+
+
+def _padded_outputs(p: str, det_boxes: str, det_classes: str, outputs: Sequence[str]) -> list[onnx.NodeProto]:
+    """``{p}det_scores`` ``[B, d]``, ``det_boxes`` ``[B, d, 4]`` and ``det_classes`` ``[B, d]``
+    (label - 1) -> the ``outputs`` (boxes, scores, labels, count), padding rows zeroed."""
+    i64 = TensorProto.INT64
+    q = f"{p}pad_"
+    return [
+        _const(f"{q}axis1", [1], i64), _const(f"{q}axis2", [2], i64), _const(f"{q}one_i", [1], i64, []),
+        _const(f"{q}zero_f", [0.0], TensorProto.FLOAT, []), _const(f"{q}zero_i", [0], i64, []),
+        helper.make_node("Greater", [f"{p}det_scores", f"{q}zero_f"], [f"{q}valid"]),
+        helper.make_node("Unsqueeze", [f"{q}valid", f"{q}axis2"], [f"{q}valid3"]),
+        helper.make_node("Where", [f"{q}valid3", det_boxes, f"{q}zero_f"], [outputs[0]]),
+        helper.make_node("Identity", [f"{p}det_scores"], [outputs[1]]),
+        helper.make_node("Add", [det_classes, f"{q}one_i"], [f"{q}labels"]),
+        helper.make_node("Where", [f"{q}valid", f"{q}labels", f"{q}zero_i"], [outputs[2]]),
+        helper.make_node("Cast", [f"{q}valid"], [f"{q}valid_i"], to=i64),
+        helper.make_node("ReduceSum", [f"{q}valid_i", f"{q}axis1"], [outputs[3]], keepdims=0),
+    ]
+
+
+def _gather_boxes(p: str, boxes: str, rows: str) -> list[onnx.NodeProto]:
+    """``boxes`` ``[B, N, 4]`` and ``rows`` ``[B, M]`` int64 -> ``{p}boxes`` ``[B, M, 4]``."""
+    return [_const(f"{p}rows_axis", [2], TensorProto.INT64),
+            helper.make_node("Unsqueeze", [rows, f"{p}rows_axis"], [f"{p}rows3"]),
+            helper.make_node("GatherND", [boxes, f"{p}rows3"], [f"{p}boxes"], batch_dims=1)]
+
+
+def _per_class_nodes(outputs: Sequence[str], *, num_priors: int, k: int, d: int) -> list[onnx.NodeProto]:
+    """torchvision's order of work: per class its ``k`` best priors (``TopK`` over the priors),
+    ``NonMaxSuppression`` per class over them, then the ``d`` best kept over all classes. Exact for
+    any scores, and as slow for a trained model as for an untrained one (SSDLite320-COCO, 2 cores:
+    2.4 ms of per-class ``TopK``, ~4 ms of NMS over 24k candidates, 2x the network)."""
+    boxes, scores = NETWORK_OUTPUTS
+    i64 = TensorProto.INT64
+    p = "pc_"
+    return [
+        _const(f"{p}k", [k], i64), _const(f"{p}flat_shape", [0, -1], i64),
+        _const(f"{p}num_priors", [num_priors], i64, []), _const(f"{p}zero_f", [0.0], TensorProto.FLOAT, []),
+        # scores per class [B, K, P]: zero everywhere but at each class's k best priors
+        helper.make_node("Transpose", [scores], [f"{p}scores_kp"], perm=[0, 2, 1]),
+        helper.make_node("TopK", [f"{p}scores_kp", f"{p}k"], [f"{p}top_scores", f"{p}top_priors"], axis=2),
+        helper.make_node("Mul", [f"{p}scores_kp", f"{p}zero_f"], [f"{p}zeros_kp"]),
+        helper.make_node("ScatterElements", [f"{p}zeros_kp", f"{p}top_priors", f"{p}top_scores"],
+                         [f"{p}candidates_kp"], axis=2),
+        # per image and class, greedy NMS over the candidates above the threshold -> [M, 3] (b, c, prior)
+        helper.make_node("NonMaxSuppression", [boxes, f"{p}candidates_kp", f"{p}k", "pp_iou", "pp_score_threshold"],
+                         [f"{p}selected_bcp"], center_point_box=0),
+        # as positions c * P + prior of the flattened [B, K * P]
+        _const(f"{p}bcp_to_bn", [1, 0, 0, num_priors, 0, 1], i64, dims=[3, 2]),
+        helper.make_node("MatMul", [f"{p}selected_bcp", f"{p}bcp_to_bn"], [f"{p}selected"]),
+        helper.make_node("Reshape", [f"{p}candidates_kp", f"{p}flat_shape"], [f"{p}candidates"]),
+        *_best_kept(p, f"{p}candidates", f"{p}selected", d),
+        helper.make_node("Div", [f"{p}det_pos", f"{p}num_priors"], [f"{p}det_classes"]),
+        helper.make_node("Mod", [f"{p}det_pos", f"{p}num_priors"], [f"{p}det_priors"]),
+        *_gather_boxes(f"{p}det_", boxes, f"{p}det_priors"),
+        *_padded_outputs(p, f"{p}det_boxes", f"{p}det_classes", outputs),
+    ]
+
+
+def _global_nodes(outputs: Sequence[str], *, num_classes: int, k: int, d: int, g: int) -> list[onnx.NodeProto]:
+    """The same detections from the ``g`` best (prior, class) pairs of each image.
+
+    Per-class greedy NMS keeps a pair iff no kept pair of its class with a higher score overlaps it,
+    so it depends only on the pairs scoring higher: NMS over the ``g`` best pairs of the image,
+    each in its class's row, keeps exactly the pairs the full computation keeps among them, and
+    these outscore every pair outside. A pair's rank within its class among the ``g`` best is its
+    true rank, which applies the cap of ``k`` candidates per class. So the ``d`` best kept are the
+    answer for an image where at least ``d`` pairs were kept or the ``g``-th score is at most the
+    threshold (no pair outside could pass it): ``gl_complete`` ``[B]`` bool. The cost is that of a
+    ``TopK`` over the ``P * K`` scores and an NMS over ``g`` boxes, whatever the scores."""
+    boxes, scores = NETWORK_OUTPUTS
+    f, i64 = TensorProto.FLOAT, TensorProto.INT64
+    p = "gl_"
+    return [
+        _const(f"{p}g", [g], i64), _const(f"{p}d_max", [d], i64), _const(f"{p}flat_shape", [0, -1], i64),
+        _const(f"{p}axis1", [1], i64), _const(f"{p}axis2", [2], i64),
+        _const(f"{p}num_classes", [num_classes], i64, []), _const(f"{p}k_f", [float(k)], f, []),
+        _const(f"{p}zero_f", [0.0], f, []),
+        _const(f"{p}eye", [float(i == j) for i in range(num_classes) for j in range(num_classes)], f,
+               dims=[num_classes, num_classes]),
+        # the g best pairs, by decreasing score: pair n of [B, P * K] is prior n // K, class n % K
+        helper.make_node("Reshape", [scores, f"{p}flat_shape"], [f"{p}flat"]),
+        helper.make_node("TopK", [f"{p}flat", f"{p}g"], [f"{p}scores", f"{p}pairs"], axis=1),
+        helper.make_node("Div", [f"{p}pairs", f"{p}num_classes"], [f"{p}priors"]),
+        helper.make_node("Mod", [f"{p}pairs", f"{p}num_classes"], [f"{p}classes"]),
+        # rank within the class (1 = best): the running count of the class's pairs; past k, no candidate
+        helper.make_node("Gather", [f"{p}eye", f"{p}classes"], [f"{p}one_hot"]),
+        helper.make_node("CumSum", [f"{p}one_hot", f"{p}axis1"], [f"{p}running"]),
+        helper.make_node("Mul", [f"{p}running", f"{p}one_hot"], [f"{p}own_running"]),
+        helper.make_node("ReduceSum", [f"{p}own_running", f"{p}axis2"], [f"{p}rank"], keepdims=0),
+        helper.make_node("LessOrEqual", [f"{p}rank", f"{p}k_f"], [f"{p}in_top_k"]),
+        helper.make_node("Where", [f"{p}in_top_k", f"{p}scores", f"{p}zero_f"], [f"{p}candidates"]),
+        # NMS per class over [B, K, g]: a pair's score in its class's row, zero (below any threshold) elsewhere
+        *_gather_boxes(f"{p}pair_", boxes, f"{p}priors"),
+        helper.make_node("Transpose", [f"{p}one_hot"], [f"{p}class_mask"], perm=[0, 2, 1]),
+        helper.make_node("Unsqueeze", [f"{p}candidates", f"{p}axis1"], [f"{p}candidates3"]),
+        helper.make_node("Mul", [f"{p}class_mask", f"{p}candidates3"], [f"{p}class_candidates"]),
+        helper.make_node("NonMaxSuppression", [f"{p}pair_boxes", f"{p}class_candidates", f"{p}d_max", "pp_iou",
+                                               "pp_score_threshold"], [f"{p}selected3"], center_point_box=0),
+        _const(f"{p}b_and_pair", [0, 2], i64),
+        helper.make_node("Gather", [f"{p}selected3", f"{p}b_and_pair"], [f"{p}selected"], axis=1),
+        *_best_kept(p, f"{p}candidates", f"{p}selected", d),
+        helper.make_node("GatherElements", [f"{p}classes", f"{p}det_pos"], [f"{p}det_classes"], axis=1),
+        *_gather_boxes(f"{p}det_", f"{p}pair_boxes", f"{p}det_pos"),
+        *_padded_outputs(p, f"{p}det_boxes", f"{p}det_classes", outputs),
+        # exact where d pairs were kept or no pair past the g-th passes the threshold
+        helper.make_node("Equal", [outputs[3], f"{p}d_max"], [f"{p}full"]),
+        helper.make_node("ReduceMin", [f"{p}scores"], [f"{p}last_score"], axes=[1], keepdims=0),
+        helper.make_node("LessOrEqual", [f"{p}last_score", "pp_score_threshold"], [f"{p}exhausted"]),
+        helper.make_node("Or", [f"{p}full", f"{p}exhausted"], [f"{p}complete"]),
+    ]
 
 
 def append_postprocess(
@@ -111,67 +253,56 @@ def append_postprocess(
     nms_threshold: float,
     topk_candidates: int,
     max_detections: int,
+    global_candidates: int | None = None,
 ) -> onnx.ModelProto:
     """``network`` (outputs ``decoded_boxes [B, P, 4]``, ``class_scores [B, P, K]``) with the
     postprocess appended; outputs :data:`DETECTION_OUTPUTS`. ``num_classes`` is ``K``, background
-    excluded. Equal to :func:`ssd.modeling.postprocess.select_detections` per image (ties aside)."""
+    excluded. Equal to :func:`ssd.modeling.postprocess.select_detections` per image (ties aside).
+
+    The graph first selects from the ``global_candidates`` best (prior, class) pairs of each image in
+    one pass (:func:`_global_nodes`; default :data:`GLOBAL_CANDIDATES_PER_DETECTION` ``* D``, ``0``
+    skips it) and falls back (``If``) to torchvision's per-class order of work
+    (:func:`_per_class_nodes`) for a batch with an image where those pairs do not provably hold the
+    answer."""
     if score_threshold < 0:
         raise ValueError(f"score_threshold = {score_threshold}: the exported postprocess needs a threshold >= 0")
     k = min(topk_candidates, num_priors)
     d = min(max_detections, num_classes * k)
-    boxes, scores = NETWORK_OUTPUTS
-    f, i64 = TensorProto.FLOAT, TensorProto.INT64
-    nodes = [
-        _const("pp_k", [k], i64), _const("pp_d", [d], i64), _const("pp_iou", [nms_threshold], f),
-        _const("pp_score_threshold", [score_threshold], f), _const("pp_num_priors", [num_priors], i64),
-        _const("pp_one", [1], i64), _const("pp_four", [4], i64), _const("pp_flat_shape", [0, -1], i64),
-        _const("pp_zero_f", [0.0], f), _const("pp_zero_i", [0], i64), _const("pp_sentinel", [-0.5], f),
-        # scores per class: [B, K, P]
-        helper.make_node("Transpose", [scores], ["pp_scores_kp"], perm=[0, 2, 1]),
-        helper.make_node("Shape", ["pp_scores_kp"], ["pp_kp_shape"]),
-        # -1 everywhere but at each class's k best priors: those are its NMS candidates
-        helper.make_node("ConstantOfShape", ["pp_kp_shape"], ["pp_minus_one"],
-                         value=helper.make_tensor("v", f, [1], [-1.0])),
-        helper.make_node("TopK", ["pp_scores_kp", "pp_k"], ["pp_top_scores", "pp_top_priors"], axis=2),
-        helper.make_node("ScatterElements", ["pp_minus_one", "pp_top_priors", "pp_top_scores"], ["pp_candidates"],
-                         axis=2),
-        # per image and class, greedy NMS over candidates scoring above the threshold -> [M, 3] (b, c, p)
-        helper.make_node("NonMaxSuppression", [boxes, "pp_candidates", "pp_k", "pp_iou", "pp_score_threshold"],
-                         ["pp_selected"], center_point_box=0),
-        helper.make_node("GatherND", ["pp_candidates", "pp_selected"], ["pp_selected_scores"]),
-        helper.make_node("ScatterND", ["pp_minus_one", "pp_selected", "pp_selected_scores"], ["pp_kept"]),
-        # the d best kept (class, prior) pairs of every image, by score
-        helper.make_node("Reshape", ["pp_kept", "pp_flat_shape"], ["pp_kept_flat"]),
-        helper.make_node("TopK", ["pp_kept_flat", "pp_d"], ["pp_det_scores", "pp_det_index"], axis=1),
-        helper.make_node("Div", ["pp_det_index", "pp_num_priors"], ["pp_det_class"]),
-        helper.make_node("Mod", ["pp_det_index", "pp_num_priors"], ["pp_det_prior"]),
-        helper.make_node("Add", ["pp_det_class", "pp_one"], ["pp_det_label"]),
-        helper.make_node("Unsqueeze", ["pp_det_prior", "pp_flat_shape_axis"], ["pp_det_prior_3d"]),
-        helper.make_node("Shape", ["pp_det_prior"], ["pp_bd_shape"]),
-        helper.make_node("Concat", ["pp_bd_shape", "pp_four"], ["pp_bd4_shape"], axis=0),
-        helper.make_node("Expand", ["pp_det_prior_3d", "pp_bd4_shape"], ["pp_det_prior_4"]),
-        helper.make_node("GatherElements", [boxes, "pp_det_prior_4"], ["pp_det_boxes"], axis=1),
-        # rows past the kept detections hold the -1 sentinel: zero them and count the rest
-        helper.make_node("Greater", ["pp_det_scores", "pp_sentinel"], ["pp_valid"]),
-        helper.make_node("Unsqueeze", ["pp_valid", "pp_flat_shape_axis"], ["pp_valid_3d"]),
-        helper.make_node("Where", ["pp_valid_3d", "pp_det_boxes", "pp_zero_f"], [DETECTION_OUTPUTS[0]]),
-        helper.make_node("Where", ["pp_valid", "pp_det_scores", "pp_zero_f"], [DETECTION_OUTPUTS[1]]),
-        helper.make_node("Where", ["pp_valid", "pp_det_label", "pp_zero_i"], [DETECTION_OUTPUTS[2]]),
-        helper.make_node("Cast", ["pp_valid"], ["pp_valid_i"], to=i64),
-        helper.make_node("ReduceSum", ["pp_valid_i", "pp_one"], [DETECTION_OUTPUTS[3]], keepdims=0),
-    ]
-    nodes.insert(0, _const("pp_flat_shape_axis", [2], i64))
+    pairs = num_priors * num_classes
+    g = min(pairs, GLOBAL_CANDIDATES_PER_DETECTION * d if global_candidates is None else global_candidates)
+    if 0 < g < d:
+        raise ValueError(f"global_candidates = {g}: needs at least the {d} detections (or 0)")
+    f = TensorProto.FLOAT
+    nodes = [_const("pp_iou", [nms_threshold], f), _const("pp_score_threshold", [score_threshold], f)]
+    if g == 0:
+        nodes += _per_class_nodes(DETECTION_OUTPUTS, num_priors=num_priors, k=k, d=d)
+    elif g == pairs:  # every pair considered: always exact
+        nodes += _global_nodes(DETECTION_OUTPUTS, num_classes=num_classes, k=k, d=d, g=g)
+    else:
+        fast = [f"gl_out_{n}" for n in DETECTION_OUTPUTS]
+        then_out = [f"global_{n}" for n in DETECTION_OUTPUTS]
+        else_out = [f"per_class_{n}" for n in DETECTION_OUTPUTS]
+        then_branch = helper.make_graph(
+            [helper.make_node("Identity", [a], [b]) for a, b in zip(fast, then_out, strict=True)],
+            "global_selection", [], _detection_value_infos(then_out, d))
+        else_branch = helper.make_graph(_per_class_nodes(else_out, num_priors=num_priors, k=k, d=d),
+                                        "per_class_selection", [], _detection_value_infos(else_out, d))
+        nodes += [
+            *_global_nodes(fast, num_classes=num_classes, k=k, d=d, g=g),
+            helper.make_node("Cast", ["gl_complete"], ["pp_complete_i"], to=TensorProto.INT32),
+            helper.make_node("ReduceMin", ["pp_complete_i"], ["pp_all_complete_i"], keepdims=0),
+            helper.make_node("Cast", ["pp_all_complete_i"], ["pp_all_complete"], to=TensorProto.BOOL),
+            helper.make_node("If", ["pp_all_complete"], list(DETECTION_OUTPUTS),
+                             then_branch=then_branch, else_branch=else_branch),
+        ]
+    for node in nodes:  # named after their first output: readable in profiles and viewers
+        node.name = node.name or f"postprocess/{node.output[0]}"
     model = onnx.ModelProto()
     model.CopyFrom(network)
     graph = model.graph
     graph.node.extend(nodes)
     del graph.output[:]
-    graph.output.extend([
-        helper.make_tensor_value_info(DETECTION_OUTPUTS[0], f, ["batch", d, 4]),
-        helper.make_tensor_value_info(DETECTION_OUTPUTS[1], f, ["batch", d]),
-        helper.make_tensor_value_info(DETECTION_OUTPUTS[2], i64, ["batch", d]),
-        helper.make_tensor_value_info(DETECTION_OUTPUTS[3], i64, ["batch"]),
-    ])
+    graph.output.extend(_detection_value_infos(DETECTION_OUTPUTS, d))
     return model
 
 

@@ -13,8 +13,9 @@ import torch
 
 from ssd.config import load_config
 from ssd.export import DETECTION_OUTPUTS, NETWORK_OUTPUTS, OnnxRuntimeDetector, export_detector
-from ssd.export.onnx import read_metadata
+from ssd.export.onnx import append_postprocess, export_network, postprocess_settings, read_metadata
 from ssd.modeling import build_model
+from ssd.modeling.postprocess import select_detections
 
 from .helpers import assert_same_detections, randomise, test_images
 
@@ -66,6 +67,74 @@ def test_full_graph_equals_pytorch_in_a_plain_session(tmp_path, opts):
     assert meta["ssd.image_size"] == "320" and meta["ssd.postprocess"] == "graph"
     assert json.loads(meta["ssd.test"])["score_threshold"] == cfg.TEST.CONFIDENCE_THRESHOLD
     assert load_config_text(meta["ssd.config"], tmp_path).TEST.MAX_PER_IMAGE == cfg.TEST.MAX_PER_IMAGE
+
+
+def _postprocess_session(model, global_candidates):
+    st = postprocess_settings(model)
+    graph = append_postprocess(
+        export_network(model), num_priors=int(model.box_head.priors.shape[0]), num_classes=len(CLASSES),
+        score_threshold=st["score_threshold"], nms_threshold=st["nms_threshold"],
+        topk_candidates=st["topk_candidates"], max_detections=st["max_detections"],
+        global_candidates=global_candidates)
+    onnx.checker.check_model(graph, full_check=True)
+    return onnxruntime.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def _selections(model, images, *, best_pairs=None, **overrides):
+    """PyTorch's detections per image; with ``best_pairs``, from only the image's ``best_pairs`` best
+    (prior, class) pairs (every other score zeroed): what the global selection alone would give."""
+    from ssd.export.onnx import DecodedNetwork
+
+    with torch.no_grad():
+        boxes, scores = DecodedNetwork(model)(images)
+    st = {**postprocess_settings(model), **overrides}
+    out = []
+    for b, s in zip(boxes, scores, strict=True):
+        if best_pairs is not None:
+            flat = s.flatten()
+            kept = torch.zeros_like(flat)
+            top = flat.topk(best_pairs).indices
+            kept[top] = flat[top]
+            s = kept.view_as(s)
+        out.append(select_detections(b, s, score_threshold=st["score_threshold"], nms_threshold=st["nms_threshold"],
+                                     topk_candidates=st["topk_candidates"], max_detections=st["max_detections"]))
+    return out
+
+
+@pytest.mark.parametrize("opts", [
+    (),  # D = k = 300 of 3234 priors x 4 classes
+    ("TEST.CONFIDENCE_THRESHOLD", "0.3", "TEST.MAX_PER_IMAGE", "20", "TEST.TOPK_CANDIDATES", "5"),  # the k cap binds
+])
+def test_global_selection_fallback_and_per_class_path_all_equal_pytorch(opts):
+    """The exported postprocess has two paths (append_postprocess): the global selection over the image's
+    best (prior, class) pairs when they provably hold the answer, torchvision's per-class order of work
+    otherwise. Each alone, and the switch between them, give PyTorch's detections."""
+    model, images, cfg = _detector(*opts)
+    st = postprocess_settings(model)
+    k, d, pairs = st["topk_candidates"], st["max_detections"], 3234 * len(CLASSES)
+    expected = _selections(model, images)
+    # d best pairs are too few here (NMS removes some), so that graph must take its fallback to be right
+    assert any(len(e["scores"]) != len(t["scores"]) or not torch.equal(e["labels"], t["labels"])
+               for e, t in zip(expected, _selections(model, images, best_pairs=d), strict=True))
+    if opts:  # and without the per-class cap of k candidates the answer would differ
+        uncapped = _selections(model, images, topk_candidates=pairs)
+        assert any(len(e["scores"]) != len(u["scores"]) for e, u in zip(expected, uncapped, strict=True))
+    for global_candidates in (0, d, None, pairs):  # per-class only, fallback, default, global only
+        boxes, scores, labels, counts = _postprocess_session(model, global_candidates).run(
+            None, {"images": images.numpy()})
+        assert counts.tolist() == [len(e["scores"]) for e in expected], global_candidates
+        for i, e in enumerate(expected):
+            n = int(counts[i])
+            assert_same_detections(e, {"boxes": torch.from_numpy(boxes[i, :n]), "scores": torch.from_numpy(scores[i, :n]),
+                                       "labels": torch.from_numpy(labels[i, :n])})
+            assert not boxes[i, n:].any() and not scores[i, n:].any() and not labels[i, n:].any()
+    assert k * len(CLASSES) >= d
+
+
+def test_global_candidates_below_the_detections_are_refused(ssdlite):
+    model, _, _ = ssdlite
+    with pytest.raises(ValueError, match="global_candidates = 10: needs at least the 300 detections"):
+        _postprocess_session(model, 10)
 
 
 def load_config_text(text, tmp_path):

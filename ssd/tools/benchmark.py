@@ -2,7 +2,7 @@
 """Speed of a config on every available backend, against torchvision's full pipeline.
 
     python tools/benchmark.py --config-file CFG [--rounds 5] [--batches 1 8] [--train-batch 4] [--json]
-        [--skip inference train postprocess data torchvision onnxruntime int8] [KEY VALUE ...]
+        [--skip inference train data torchvision onnxruntime int8] [KEY VALUE ...]
     python tools/benchmark.py --eval [--eval-images 5000] [--rounds 3]   (evaluators vs pycocotools / chainercv)
 
 Inference backends (full pipeline: uint8 images in, detections out): ``torch_fp32`` (eager, as
@@ -42,6 +42,7 @@ from ssd.utils.model_stats import count_flops, count_parameters
 
 TORCHVISION = "torchvision"
 MIN_ROUNDS = 5
+POSTPROCESS_ROUNDS = 30  # cheap calls, a small difference: more rounds than the table
 
 
 def torchvision_counterpart(cfg) -> str | None:
@@ -54,13 +55,18 @@ def torchvision_counterpart(cfg) -> str | None:
 
 
 def interleaved(fns: dict[str, Callable[[], object]], *, rounds: int, warmup: int = 1) -> dict[str, list[float]]:
-    """Seconds per call of each function, the functions alternating call by call."""
+    """Seconds per call of each function, the functions alternating round by round; in a round each
+    function is called twice and the second call timed, so that it runs as in a loop of its own.
+    (PyTorch's OpenMP threads spin-wait after a call, holding the cores: an ONNX Runtime call right
+    after a PyTorch one ran 1.6x slower than after another ONNX Runtime call, SSDLite320 on 2 cores,
+    and a pause before each call makes the next one start cold instead.)"""
     for _ in range(warmup):
         for fn in fns.values():
             fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(rounds):
         for name, fn in fns.items():
+            fn()
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
@@ -148,14 +154,22 @@ def bench_inference(backends: dict[str, Callable], tv, size: int, batch: int, ro
         return summarise(interleaved(fns, rounds=rounds), reference=TORCHVISION if tv is not None else None)
 
 
-def postprocess_share(inference: dict[str, dict[str, float]]) -> dict[str, float] | None:
-    """ONNX Runtime: time of the full graph minus the network-only graph, as a fraction of the latter."""
-    full, net = inference.get("onnxruntime_fp32"), inference.get("onnxruntime_fp32_network")
-    if not full or not net:
-        return None
-    extra = full["median_ms"] - net["median_ms"]
-    return {"network_ms": net["median_ms"], "full_ms": full["median_ms"], "postprocess_ms": extra,
-            "fraction_of_network": extra / net["median_ms"]}
+def postprocess_share(times: dict[str, list[float]]) -> dict[str, float]:
+    """``{"full": seconds, "network": seconds}`` per round (the full ONNX graph and the network-only
+    graph) -> the postprocess's ms and its fraction of the network's time, medians over rounds."""
+    full, net = times["full"], times["network"]
+    return {"network_ms": 1000 * statistics.median(net), "full_ms": 1000 * statistics.median(full),
+            "postprocess_ms": 1000 * statistics.median(f - n for f, n in zip(full, net, strict=True)),
+            "fraction_of_network": statistics.median((f - n) / n for f, n in zip(full, net, strict=True))}
+
+
+def bench_postprocess(full, network: Callable, size: int, rounds: int) -> dict[str, float]:
+    """The in-graph postprocess at batch 1: the full graph's session against the network-only one,
+    interleaved with nothing else in between (their difference is a few % of either)."""
+    images = torch.randint(0, 256, (1, 3, size, size), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    array = images.numpy()
+    return postprocess_share(interleaved({"full": lambda: full.run(array), "network": lambda: network(images)},
+                                         rounds=rounds))
 
 
 def bench_train(cfg, num_classes: int, size: int, batch: int, rounds: int, *, bf16: bool) -> dict:
@@ -286,7 +300,10 @@ def main(argv: list[str] | None = None) -> int:
             backends = build_backends(ours, skip=skip, workdir=workdir, log=log)
             report["inference"] = {f"batch{b}": bench_inference(backends, tv, size, b, args.rounds)
                                    for b in args.batches}
-        report["postprocess"] = postprocess_share(report["inference"].get("batch1", {}))
+            if "onnxruntime_fp32" in backends:
+                report["postprocess"] = bench_postprocess(backends["onnxruntime_fp32"],
+                                                          backends["onnxruntime_fp32_network"], size,
+                                                          rounds=max(POSTPROCESS_ROUNDS, args.rounds))
     if "train" not in skip:
         report["train"] = bench_train(cfg, num_classes, size, args.train_batch, args.rounds, bf16=cpu_has_bf16())
     if "data" not in skip:

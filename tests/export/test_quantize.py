@@ -67,3 +67,26 @@ def test_int8_graph_quantises_convolutions_and_keeps_the_contract(tmp_path):
         assert abs(float(e["scores"][:1].sum()) - float(o["scores"][:1].sum())) < 0.1
     meta = {p.key: p.value for p in onnx.load(path).metadata_props}
     assert json.loads(meta["ssd.quantization"]) == {"calibration_images": 4}
+
+
+def test_every_convolution_runs_as_an_int8_kernel_in_onnx_runtime(tmp_path):
+    """ONNX Runtime's CPU provider fuses DequantizeLinear -> Conv -> QuantizeLinear into QLinearConv
+    only when input and output activations have the same type, and its optimiser turns some int8
+    activations into uint8: with int8 activations 52 of SSDLite320's 98 convolutions stayed float
+    convolutions between (de)quantisations (2.5x slower than fp32). uint8 activations fuse all."""
+    import onnxruntime
+
+    cfg = load_config(os.path.join(ROOT, "configs/ssdlite320_mnv3_coco.yaml"),
+                      ["MODEL.BACKBONE.WEIGHTS", "", "MODEL.NUM_CLASSES", "5", "MODEL.BACKBONE.WIDTH_MULT", "0.25",
+                       "INPUT.IMAGE_SIZE", "128"])
+    torch.manual_seed(0)
+    images = test_images(128, count=2)
+    network = export_network(randomise(build_model(cfg), images, cls_scale=1.0))
+    int8 = quantize_network(network, [im[None].numpy() for im in images])
+    options = onnxruntime.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimised.onnx")
+    options.log_severity_level = 3
+    onnxruntime.InferenceSession(int8.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    ops = [n.op_type for n in onnx.load(str(tmp_path / "optimised.onnx")).graph.node]
+    convs = [n.op_type for n in network.graph.node].count("Conv")
+    assert convs > 50 and ops.count("QLinearConv") == convs and "Conv" not in ops

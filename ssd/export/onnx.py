@@ -27,6 +27,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import onnx
 import torch
 from onnx import TensorProto, helper
@@ -102,7 +103,56 @@ def export_network(detector: nn.Module, *, opset: int = OPSET) -> onnx.ModelProt
             )
     finally:
         detector.train(was_training)
-    return onnx.load_from_string(buffer.getvalue())
+    return fold_input_normalisation(onnx.load_from_string(buffer.getvalue()))
+
+
+def fold_input_normalisation(model: onnx.ModelProto) -> onnx.ModelProto:
+    """``Cast -> [Div(a)] -> Sub(mean) -> Div(std) -> Conv(W, b)`` at the input (the detector's
+    normaliser, then the first convolution) -> ``Cast -> Sub(a * mean) -> Conv(W / (a * std), b)``.
+    The same function, zero padding included (a padded zero of ``(x / a - mean) / std`` is one of
+    ``x - a * mean``), with two passes over the image fewer (5 % of SSDLite320's time in ONNX
+    Runtime). ``model`` is returned unchanged when its input does not start this way."""
+    from onnx import numpy_helper
+
+    graph = model.graph
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    constants = {n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in graph.node
+                 if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value"}
+    initializers = {i.name: i for i in graph.initializer}
+
+    def only_consumer(name: str, op_type: str) -> onnx.NodeProto | None:
+        nodes = consumers.get(name, [])
+        return nodes[0] if len(nodes) == 1 and nodes[0].op_type == op_type else None
+
+    cast = only_consumer(INPUT_NAME, "Cast")
+    div_a = cast and only_consumer(cast.output[0], "Div")  # absent for 0-255 models (Caffe's)
+    sub = (div_a or cast) and only_consumer((div_a or cast).output[0], "Sub")
+    div_s = sub and only_consumer(sub.output[0], "Div")
+    conv = div_s and only_consumer(div_s.output[0], "Conv")
+    if conv is None or any(at.name == "group" and at.i != 1 for at in conv.attribute):
+        return model
+    a = constants.get(div_a.input[1]) if div_a else np.float32(1.0)
+    mean, std = constants.get(sub.input[1]), constants.get(div_s.input[1])
+    weight = initializers.get(conv.input[1])
+    if a is None or mean is None or std is None or weight is None or len(consumers[conv.input[1]]) != 1:
+        return model
+    w = numpy_helper.to_array(weight)
+    scale = (a * std).reshape(-1)  # per input channel (or one value)
+    if w.ndim != 4 or scale.size not in (1, w.shape[1]):
+        return model
+    weight.CopyFrom(numpy_helper.from_array((w / scale.reshape(1, -1, 1, 1)).astype(w.dtype), weight.name))
+    shifted = f"{sub.input[1]}_times_divisor"
+    graph.node.insert(list(graph.node).index(sub), helper.make_node(
+        "Constant", [], [shifted], value=numpy_helper.from_array((a * mean).astype(mean.dtype), shifted)))
+    sub.input[0], sub.input[1] = cast.output[0], shifted
+    conv.input[0] = sub.output[0]
+    if div_a is not None:
+        graph.node.remove(div_a)
+    graph.node.remove(div_s)
+    return model
 
 
 def _const(name: str, values: Sequence[int | float], dtype: int, dims: Sequence[int] | None = None) -> onnx.NodeProto:

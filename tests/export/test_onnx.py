@@ -13,7 +13,13 @@ import torch
 
 from ssd.config import load_config
 from ssd.export import DETECTION_OUTPUTS, NETWORK_OUTPUTS, OnnxRuntimeDetector, export_detector
-from ssd.export.onnx import append_postprocess, export_network, postprocess_settings, read_metadata
+from ssd.export.onnx import (
+    append_postprocess,
+    export_network,
+    fold_input_normalisation,
+    postprocess_settings,
+    read_metadata,
+)
 from ssd.modeling import build_model
 from ssd.modeling.postprocess import select_detections
 
@@ -135,6 +141,38 @@ def test_global_candidates_below_the_detections_are_refused(ssdlite):
     model, _, _ = ssdlite
     with pytest.raises(ValueError, match="global_candidates = 10: needs at least the 300 detections"):
         _postprocess_session(model, 10)
+
+
+@pytest.mark.parametrize("config,size,pixel_ops", [
+    ("configs/ssdlite320_mnv3_coco.yaml", 320, ["Cast", "Div", "Sub", "Div"]),  # 0-1 pixels, ImageNet mean / std
+    ("configs/ssd300_vgg16_voc0712.yaml", 300, ["Cast", "Sub", "Div"]),  # Caffe's 0-255 pixels
+])
+def test_input_normalisation_is_folded_into_the_first_convolution(monkeypatch, config, size, pixel_ops):
+    import ssd.export.onnx as export_onnx
+
+    model, images, _ = _detector(config=config, size=size)
+    monkeypatch.setattr(export_onnx, "fold_input_normalisation", lambda m: m)
+    plain = export_network(model)
+    monkeypatch.undo()
+    before = [n.op_type for n in plain.graph.node if n.op_type not in ("Constant", "Identity")]
+    assert before[:len(pixel_ops) + 1] == [*pixel_ops, "Conv"]
+    folded = fold_input_normalisation(export_network(model))
+    after = [n.op_type for n in folded.graph.node if n.op_type not in ("Constant", "Identity")]
+    assert after[:3] == ["Cast", "Sub", "Conv"] and len(after) == len(before) - len(pixel_ops) + 2
+    from ssd.export.onnx import DecodedNetwork
+
+    with torch.no_grad():
+        boxes, scores = (t.numpy() for t in DecodedNetwork(model)(images))
+    assert scores.std() > 0.05  # spread-out scores: the comparison has something to compare
+    errors = []
+    for graph in (plain, folded):
+        b, s = onnxruntime.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+            None, {"images": images.numpy()})
+        errors.append((float(np.abs(b - boxes).max()), float(np.abs(s - scores).max())))
+    # fp32 rounding only: the folded graph is as close to PyTorch as the plain one (this sharpened
+    # random model amplifies rounding: ~5e-5 on scores and ~2e-3 px on boxes for either)
+    (plain_box, plain_score), (folded_box, folded_score) = errors
+    assert folded_box <= max(2 * plain_box, 1e-3) and folded_score <= max(2 * plain_score, 1e-5), errors
 
 
 def load_config_text(text, tmp_path):

@@ -144,6 +144,7 @@ def fold_input_normalisation(model: onnx.ModelProto) -> onnx.ModelProto:
     if w.ndim != 4 or scale.size not in (1, w.shape[1]):
         return model
     weight.CopyFrom(numpy_helper.from_array((w / scale.reshape(1, -1, 1, 1)).astype(w.dtype), weight.name))
+    orphans = {sub.input[1], div_s.input[1], *([div_a.input[1]] if div_a is not None else [])}
     shifted = f"{sub.input[1]}_times_divisor"
     graph.node.insert(list(graph.node).index(sub), helper.make_node(
         "Constant", [], [shifted], value=numpy_helper.from_array((a * mean).astype(mean.dtype), shifted)))
@@ -152,6 +153,9 @@ def fold_input_normalisation(model: onnx.ModelProto) -> onnx.ModelProto:
     if div_a is not None:
         graph.node.remove(div_a)
     graph.node.remove(div_s)
+    used = {name for node in graph.node for name in node.input}
+    for node in [n for n in graph.node if n.op_type == "Constant" and n.output[0] in orphans - used]:
+        graph.node.remove(node)
     return model
 
 

@@ -43,6 +43,7 @@ from ssd.utils.model_stats import count_flops, count_parameters
 TORCHVISION = "torchvision"
 MIN_ROUNDS = 5
 POSTPROCESS_ROUNDS = 30  # cheap calls, a small difference: more rounds than the table
+INFERENCE_CALLS = 3  # calls per backend and round, the last one timed (interleaved)
 
 
 def torchvision_counterpart(cfg) -> str | None:
@@ -54,19 +55,22 @@ def torchvision_counterpart(cfg) -> str | None:
     }.get(key)
 
 
-def interleaved(fns: dict[str, Callable[[], object]], *, rounds: int, warmup: int = 1) -> dict[str, list[float]]:
+def interleaved(fns: dict[str, Callable[[], object]], *, rounds: int, calls: int = 2,
+                warmup: int = 1) -> dict[str, list[float]]:
     """Seconds per call of each function, the functions alternating round by round; in a round each
-    function is called twice and the second call timed, so that it runs as in a loop of its own.
-    (PyTorch's OpenMP threads spin-wait after a call, holding the cores: an ONNX Runtime call right
-    after a PyTorch one ran 1.6x slower than after another ONNX Runtime call, SSDLite320 on 2 cores,
-    and a pause before each call makes the next one start cold instead.)"""
+    function runs ``calls`` times in a row and the last call is timed, so that it runs as in a loop
+    of its own. (After PyTorch work, ONNX Runtime needs a few calls to get back to speed: on 2 cores
+    SSDLite320's full graph took 7.7 ms as the first call after PyTorch's, 6.3 ms as the second and
+    5.2 ms as the third, as fast as it runs alone; PyTorch's spin-waiting OpenMP threads, holding
+    the cores after a call, are part of it.)"""
     for _ in range(warmup):
         for fn in fns.values():
             fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(rounds):
         for name, fn in fns.items():
-            fn()
+            for _ in range(calls - 1):
+                fn()
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
@@ -151,7 +155,8 @@ def bench_inference(backends: dict[str, Callable], tv, size: int, batch: int, ro
         tv_images = [im.float() / 255 for im in images]
         fns[TORCHVISION] = lambda: tv(tv_images)
     with torch.no_grad():
-        return summarise(interleaved(fns, rounds=rounds), reference=TORCHVISION if tv is not None else None)
+        return summarise(interleaved(fns, rounds=rounds, calls=INFERENCE_CALLS),
+                         reference=TORCHVISION if tv is not None else None)
 
 
 def postprocess_share(times: dict[str, list[float]]) -> dict[str, float]:

@@ -117,7 +117,7 @@ def test_global_selection_fallback_and_per_class_path_all_equal_pytorch(opts):
     otherwise. Each alone, and the switch between them, give PyTorch's detections."""
     model, images, cfg = _detector(*opts)
     st = postprocess_settings(model)
-    k, d, pairs = st["topk_candidates"], st["max_detections"], 3234 * len(CLASSES)
+    d, pairs = st["max_detections"], 3234 * len(CLASSES)
     expected = _selections(model, images)
     # d best pairs are too few here (NMS removes some), so that graph must take its fallback to be right
     assert any(len(e["scores"]) != len(t["scores"]) or not torch.equal(e["labels"], t["labels"])
@@ -131,10 +131,10 @@ def test_global_selection_fallback_and_per_class_path_all_equal_pytorch(opts):
         assert counts.tolist() == [len(e["scores"]) for e in expected], global_candidates
         for i, e in enumerate(expected):
             n = int(counts[i])
-            assert_same_detections(e, {"boxes": torch.from_numpy(boxes[i, :n]), "scores": torch.from_numpy(scores[i, :n]),
+            assert_same_detections(e, {"boxes": torch.from_numpy(boxes[i, :n]),
+                                       "scores": torch.from_numpy(scores[i, :n]),
                                        "labels": torch.from_numpy(labels[i, :n])})
             assert not boxes[i, n:].any() and not scores[i, n:].any() and not labels[i, n:].any()
-    assert k * len(CLASSES) >= d
 
 
 def test_global_candidates_below_the_detections_are_refused(ssdlite):

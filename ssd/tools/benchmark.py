@@ -10,9 +10,11 @@ trained), ``torch_fp32_cl`` (BatchNorm folded + channels_last), ``torch_bf16_cl`
 channels_last + bf16 autocast), ``onnxruntime_fp32`` and ``onnxruntime_int8`` (the graphs of
 tools/export.py, NMS inside; int8 calibrated on random images, which sets its speed, not its
 accuracy). All of them and torchvision's ``model([image])`` (when the architecture has a
-torchvision counterpart) run interleaved call by call in one process; the report gives per backend
-the median ms and the median over rounds of the per-round ratio backend / torchvision. Training
-steps: fp32 eager vs channels_last vs bf16 autocast + channels_last, ratio to the fp32 step.
+torchvision counterpart) run interleaved in one process, round by round (each backend 3 calls in a
+row, the last timed: see :func:`interleaved`); the report gives per backend the median ms and the
+median over rounds of the per-round ratio backend / torchvision, and the in-graph postprocess's
+share of the ONNX network time (the two raw sessions alone). Training steps: fp32 eager vs
+channels_last vs bf16 autocast + channels_last, ratio to the fp32 step.
 Machines drift by 20 % over minutes, so only interleaved ratios compare across runs; fewer than 5
 rounds give noise.
 """

@@ -14,6 +14,7 @@ import torch
 from ssd.config import load_config
 from ssd.export import DETECTION_OUTPUTS, NETWORK_OUTPUTS, OnnxRuntimeDetector, export_detector
 from ssd.export.onnx import (
+    DecodedNetwork,
     append_postprocess,
     export_network,
     fold_input_normalisation,
@@ -89,8 +90,6 @@ def _postprocess_session(model, global_candidates):
 def _selections(model, images, *, best_pairs=None, **overrides):
     """PyTorch's detections per image; with ``best_pairs``, from only the image's ``best_pairs`` best
     (prior, class) pairs (every other score zeroed): what the global selection alone would give."""
-    from ssd.export.onnx import DecodedNetwork
-
     with torch.no_grad():
         boxes, scores = DecodedNetwork(model)(images)
     st = {**postprocess_settings(model), **overrides}
@@ -159,8 +158,6 @@ def test_input_normalisation_is_folded_into_the_first_convolution(monkeypatch, c
     folded = fold_input_normalisation(export_network(model))
     after = [n.op_type for n in folded.graph.node if n.op_type not in ("Constant", "Identity")]
     assert after[:3] == ["Cast", "Sub", "Conv"] and len(after) == len(before) - len(pixel_ops) + 2
-    from ssd.export.onnx import DecodedNetwork
-
     with torch.no_grad():
         boxes, scores = (t.numpy() for t in DecodedNetwork(model)(images))
     assert scores.std() > 0.05  # spread-out scores: the comparison has something to compare

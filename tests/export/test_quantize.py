@@ -20,6 +20,18 @@ from .helpers import randomise, test_images
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def _small_ssdlite(count: int, *opts: str):
+    """A quarter-width SSDLite320-MNv3 at 128 px with spread-out random weights, ``count`` test
+    images, and its exported network graph."""
+    cfg = load_config(os.path.join(ROOT, "configs/ssdlite320_mnv3_coco.yaml"),
+                      ["MODEL.BACKBONE.WEIGHTS", "", "MODEL.NUM_CLASSES", "5", "MODEL.BACKBONE.WIDTH_MULT", "0.25",
+                       "INPUT.IMAGE_SIZE", "128", *opts])
+    torch.manual_seed(0)
+    images = test_images(128, count=count)
+    model = randomise(build_model(cfg), images, cls_scale=1.0)
+    return model, images, export_network(model)
+
+
 class _Dataset:
     """Stands in for a test-transform dataset: item i is (uint8 image filled with i, target, info)."""
 
@@ -40,13 +52,7 @@ def test_calibration_images_are_spread_over_the_dataset():
 
 
 def test_int8_graph_quantises_convolutions_and_keeps_the_contract(tmp_path):
-    cfg = load_config(os.path.join(ROOT, "configs/ssdlite320_mnv3_coco.yaml"),
-                      ["MODEL.BACKBONE.WEIGHTS", "", "MODEL.NUM_CLASSES", "5", "MODEL.BACKBONE.WIDTH_MULT", "0.25",
-                       "INPUT.IMAGE_SIZE", "128", "TEST.CONFIDENCE_THRESHOLD", "0.3"])
-    torch.manual_seed(0)
-    images = test_images(128, count=4)
-    model = randomise(build_model(cfg), images, cls_scale=1.0)
-    network = export_network(model)
+    model, images, network = _small_ssdlite(4, "TEST.CONFIDENCE_THRESHOLD", "0.3")
     int8 = quantize_network(network, [im[None].numpy() for im in images])
     ops = [n.op_type for n in int8.graph.node]
     convs = [n.op_type for n in network.graph.node].count("Conv")
@@ -76,12 +82,7 @@ def test_every_convolution_runs_as_an_int8_kernel_in_onnx_runtime(tmp_path):
     convolutions between (de)quantisations (2.5x slower than fp32). uint8 activations fuse all."""
     import onnxruntime
 
-    cfg = load_config(os.path.join(ROOT, "configs/ssdlite320_mnv3_coco.yaml"),
-                      ["MODEL.BACKBONE.WEIGHTS", "", "MODEL.NUM_CLASSES", "5", "MODEL.BACKBONE.WIDTH_MULT", "0.25",
-                       "INPUT.IMAGE_SIZE", "128"])
-    torch.manual_seed(0)
-    images = test_images(128, count=2)
-    network = export_network(randomise(build_model(cfg), images, cls_scale=1.0))
+    _, images, network = _small_ssdlite(2)
     int8 = quantize_network(network, [im[None].numpy() for im in images])
     options = onnxruntime.SessionOptions()
     options.optimized_model_filepath = str(tmp_path / "optimised.onnx")
@@ -97,12 +98,7 @@ def test_calibration_in_chunks_gives_the_ranges_of_one_pass():
     SSDLite320 image, 11.6 GB for the default 100 images in one pass): min/max ranges, merged over
     chunks, are those of one pass, so every scale and zero point of the graph is the same."""
     assert [calibration_chunk(n, 16) for n in (100, 97, 4, 32)] == [10, 1, 4, 16]
-    cfg = load_config(os.path.join(ROOT, "configs/ssdlite320_mnv3_coco.yaml"),
-                      ["MODEL.BACKBONE.WEIGHTS", "", "MODEL.NUM_CLASSES", "5", "MODEL.BACKBONE.WIDTH_MULT", "0.25",
-                       "INPUT.IMAGE_SIZE", "128"])
-    torch.manual_seed(0)
-    images = test_images(128, count=4)
-    network = export_network(randomise(build_model(cfg), images, cls_scale=1.0))
+    _, images, network = _small_ssdlite(4)
     calib = [im[None].numpy() for im in images]
 
     def quantisation_parameters(model):

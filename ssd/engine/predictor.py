@@ -3,10 +3,11 @@
 ::
 
     from ssd import Predictor
-    predictor = Predictor.from_checkpoint("outputs/quickstart/model_0000500.pth")
+    predictor = Predictor.from_checkpoint("outputs/quickstart/model_best.pth")
     result = predictor("demo/demo_000.jpg")   # result.boxes, .scores, .labels, .names, .plot(), .to_json()
 
-Inputs: a path (decoded by :func:`ssd.data.read_image`, the training decoder), a uint8 numpy array
+Inputs: a path (decoded by :func:`ssd.data.read_image`, the training decoder, turned upright as its
+EXIF orientation says, as a phone photo is shown), a uint8 numpy array
 ``[H, W, 3]`` in **BGR** order by default (OpenCV's ``cv2.imread`` / ``VideoCapture``; pass
 ``channels="rgb"`` for RGB arrays), grey ``[H, W]`` or 4-channel arrays, a PIL image, or a list
 of any of these (batched). One input gives one :class:`Detections`, a list gives a list.
@@ -35,7 +36,7 @@ from yacs.config import CfgNode
 
 from ..config import resolve_device
 from ..data.catalog import load_class_names
-from ..data.image_io import read_image
+from ..data.image_io import pil_to_rgb, read_image
 from ..data.transforms import ResizeTransform
 from ..utils.checkpoint import checkpoint_config, load_checkpoint, model_state
 from ..visualization.draw import draw_detections
@@ -120,19 +121,26 @@ def to_rgb(image: ImageInput, *, channels: str = "bgr") -> tuple[np.ndarray, str
     _check_channels(channels)
     if isinstance(image, str | os.PathLike):
         path = os.fspath(image)
-        return read_image(path), path
+        return read_image(path, exif_orientation=True), path
     if hasattr(image, "convert") and hasattr(image, "size") and not isinstance(image, np.ndarray):  # PIL
-        return np.asarray(image.convert("RGB")), None
+        return _nonempty(pil_to_rgb(image)), None
     if not isinstance(image, np.ndarray):
         raise TypeError(f"expected a path, a numpy array or a PIL image, got {type(image).__name__}")
     if image.dtype != np.uint8:
         raise ValueError(f"expected a uint8 image, got dtype {image.dtype} (scale 0-1 floats by 255 first)")
+    _nonempty(image)
     if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1):
         return np.repeat(image.reshape(image.shape[0], image.shape[1], 1), 3, axis=2), None
     if image.ndim != 3 or image.shape[2] not in (3, 4):
         raise ValueError(f"expected an image [H, W, 3] (or [H, W] / [H, W, 4]), got shape {image.shape}")
     image = image[..., :3]  # drop alpha
     return np.ascontiguousarray(image[..., ::-1] if channels == "bgr" else image), None
+
+
+def _nonempty(image: np.ndarray) -> np.ndarray:
+    if image.ndim >= 2 and (image.shape[0] == 0 or image.shape[1] == 0):
+        raise ValueError(f"the image has no pixels (shape {image.shape}): nothing to detect in")
+    return image
 
 
 def checkpoint_class_names(checkpoint: dict[str, Any], cfg: CfgNode, *, source: str) -> list[str]:

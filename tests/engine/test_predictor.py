@@ -111,3 +111,46 @@ def test_bad_inputs_are_clear(predictor, tmp_path):
     torch.save({"model": {"w": torch.zeros(1)}}, bare)
     with pytest.raises(ValueError, match="bare.pth stores no config"):
         Predictor.from_checkpoint(str(bare))
+
+
+def test_every_pil_mode_gives_the_pixels_of_the_same_file_by_path(predictor, tmp_path):
+    # issue 20: a 16-bit grey image as PIL mode I;16 reached the model all white (PIL clips to 255)
+    grey16 = (np.arange(70 * 130).reshape(70, 130) * 7 % 65536).astype(np.uint16)
+    rgb = np.random.default_rng(1).integers(0, 255, (70, 130, 3), dtype=np.uint8)
+    rgba = np.concatenate([rgb, np.full((70, 130, 1), 9, np.uint8)], axis=2)
+    files = {"g16.png": grey16, "rgb.png": rgb[..., ::-1], "rgba.png": rgba[..., [2, 1, 0, 3]],
+             "grey.png": rgb[..., 0]}
+    for name, pixels in files.items():
+        cv2.imwrite(str(tmp_path / name), pixels)
+    for name in files:
+        path = str(tmp_path / name)
+        with Image.open(path) as image:
+            by_pil = predictor(image)
+        by_path = predictor(path)
+        assert np.array_equal(by_pil.image, by_path.image), (name, Image.open(path).mode)
+    with Image.open(tmp_path / "g16.png") as image:
+        assert image.mode.startswith("I")
+        assert np.array_equal(predictor(image).image[..., 1], (grey16 >> 8).astype(np.uint8))
+    with pytest.raises(ValueError, match="mode F"):
+        predictor(Image.fromarray(np.zeros((4, 4), np.float32)))
+
+
+def test_exif_orientation_is_honoured_by_path_and_by_pil(predictor, tmp_path):
+    # issue 20: a phone photo (EXIF orientation 6: rotate 90 degrees clockwise) was predicted sideways
+    stored = np.zeros((40, 80, 3), np.uint8)
+    stored[:10, :20] = 255  # top-left block of the stored grid ends top-right after the rotation
+    image = Image.fromarray(stored)
+    exif = image.getexif()
+    exif[0x0112] = 6
+    path = str(tmp_path / "phone.jpg")
+    image.save(path, exif=exif.tobytes(), quality=100)
+    by_path = predictor(path)
+    assert (by_path.height, by_path.width) == (80, 40)
+    assert by_path.image[:20, -10:].mean() > 200 and by_path.image[:20, :10].mean() < 50
+    with Image.open(path) as opened:
+        assert np.array_equal(predictor(opened).image, by_path.image)
+
+
+def test_an_image_without_pixels_is_refused_in_one_line(predictor):
+    with pytest.raises(ValueError, match=r"no pixels \(shape \(0, 0, 3\)\)"):
+        predictor(np.zeros((0, 0, 3), np.uint8))

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Detect objects in images, a video, a webcam or a stream; write annotated copies and detections.json.
 
-    ssd demo --ckpt outputs/quickstart/model_0000500.pth --images demo/ --output demo/output
+    ssd demo --ckpt outputs/quickstart/model_best.pth --images demo/ --output demo/output
     python tools/demo.py --ckpt PATH_OR_URL --images SOURCE [--config-file CFG] [--output DIR]
         [--score-threshold T] [--max-frames N] [KEY VALUE ...]
 
@@ -11,6 +11,10 @@ SOURCE is one of:
   a glob          'photos/*.jpg' (quoted, so the shell leaves it alone)
   a webcam index  0, 1, ... (Ctrl-C or --max-frames ends it) -> webcam<i>_det.mp4
   a stream URL    rtsp://..., http://... that OpenCV opens -> stream_det.mp4
+
+Annotated copies keep the inputs' paths relative to the folder (or the glob's common folder), so
+'a/same.jpg' and 'b/same.jpg' stay two files; an --output folder that holds the inputs is refused
+(the copies would overwrite the originals). Photos are turned upright as their EXIF orientation says.
 
 The model, its input size and its class names come from the checkpoint; --config-file and
 KEY VALUE overrides win when given. Images are decoded by the training decoder; an unreadable one
@@ -47,13 +51,18 @@ STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp")
 
 @dataclass(frozen=True)
 class Source:
-    """What ``--images`` names: ``kind`` is ``"images"`` (``paths``), ``"video"`` (a file),
-    ``"webcam"`` (``index``) or ``"stream"`` (``url``)."""
+    """What ``--images`` names: ``kind`` is ``"images"`` (``paths``, named in the output by their
+    path relative to ``root``), ``"video"`` (a file), ``"webcam"`` (``index``) or ``"stream"`` (``url``)."""
 
     kind: str
     paths: tuple[str, ...] = ()
     index: int = 0
     url: str = ""
+    root: str = ""
+
+    def relative_name(self, path: str) -> str:
+        """``path`` relative to ``root`` (its base name when there is no root)."""
+        return os.path.relpath(path, self.root) if self.root else os.path.basename(path)
 
     @property
     def capture_target(self) -> str | int:
@@ -75,18 +84,34 @@ def parse_source(spec: str) -> list[Source]:
         return [Source(kind="stream", url=spec)]
     if os.path.isdir(spec):
         names = sorted(n for n in os.listdir(spec) if n.lower().endswith(IMAGE_EXTS))
-        return [Source(kind="images", paths=tuple(os.path.join(spec, n) for n in names))]
+        if not names:
+            raise FileNotFoundError(f"--images {spec}: no images ({'/'.join(IMAGE_EXTS)}) in this folder")
+        return [Source(kind="images", paths=tuple(os.path.join(spec, n) for n in names), root=spec)]
     files = [spec] if os.path.isfile(spec) else sorted(glob.glob(spec)) if glob.has_magic(spec) else []
     if not files:
         raise FileNotFoundError(f"--images {spec}: no such file, folder, glob match, webcam index or stream URL")
     images = tuple(f for f in files if not f.lower().endswith(VIDEO_EXTS) and os.path.isfile(f))
-    sources = [Source(kind="images", paths=images)] if images else []
+    root = os.path.commonpath([os.path.dirname(os.path.abspath(f)) for f in images]) if images else ""
+    sources = [Source(kind="images", paths=images, root=root)] if images else []
     return sources + [Source(kind="video", paths=(f,)) for f in files if f.lower().endswith(VIDEO_EXTS)]
 
 
-def run_images(paths: tuple[str, ...], predictor: Predictor, output: str) -> tuple[list[dict], list[str]]:
-    """Annotated copies in ``output``; returns the JSON entries and the paths skipped as unreadable."""
+def check_output_holds_no_input(sources: list[Source], output: str) -> None:
+    """Raise ``ValueError`` when an input image lies inside ``output`` (its annotated copy could
+    overwrite it, or a rerun would annotate the annotated copies)."""
+    out = os.path.realpath(output)
+    for source in sources:
+        for path in source.paths if source.kind == "images" else ():
+            if os.path.commonpath([out, os.path.realpath(path)]) == out:
+                raise ValueError(f"--output {output} holds the input image {path}: the annotated copies would "
+                                 "overwrite the originals; choose an --output folder outside the inputs")
+
+
+def run_images(source: Source, predictor: Predictor, output: str) -> tuple[list[dict], list[str]]:
+    """Annotated copies in ``output`` under each input's path relative to ``source.root``; returns
+    the JSON entries (``file_name``: that relative path) and the paths skipped as unreadable."""
     entries, skipped = [], []
+    paths = source.paths
     for i, path in enumerate(tqdm(paths, desc="images", dynamic_ncols=True)):
         start = time.perf_counter()
         try:
@@ -96,9 +121,13 @@ def run_images(paths: tuple[str, ...], predictor: Predictor, output: str) -> tup
             skipped.append(path)
             continue
         ms = 1000 * (time.perf_counter() - start)
-        cv2.imwrite(os.path.join(output, os.path.basename(path)), result.plot())
-        entries.append(result.to_dict())
-        tqdm.write(f"({i + 1}/{len(paths)}) {os.path.basename(path)}: {len(result)} objects, {ms:.0f} ms")
+        name = source.relative_name(path)
+        target = os.path.join(output, name)
+        os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+        if not cv2.imwrite(target, result.plot()):
+            raise OSError(f"cannot write {target}")
+        entries.append({**result.to_dict(), "file_name": name})
+        tqdm.write(f"({i + 1}/{len(paths)}) {name}: {len(result)} objects, {ms:.0f} ms")
     return entries, skipped
 
 
@@ -151,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     sources = parse_source(args.images)
+    check_output_holds_no_input(sources, args.output)
     if args.backend == "onnxruntime":
         if not args.onnx:
             raise ValueError("--backend onnxruntime needs --onnx FILE (written by tools/export.py)")
@@ -165,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     skipped: list[str] = []
     for source in sources:
         if source.kind == "images":
-            found, bad = run_images(source.paths, predictor, args.output)
+            found, bad = run_images(source, predictor, args.output)
             entries += found
             skipped += bad
         else:

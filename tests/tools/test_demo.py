@@ -115,3 +115,36 @@ def test_a_video_without_frames_leaves_no_file(tmp_path):
     writer = BrowserVideoWriter(str(tmp_path / "empty"), fps=25)
     writer.close()
     assert os.listdir(tmp_path) == []
+
+
+def test_an_output_folder_holding_the_inputs_is_refused_and_the_originals_kept(checkpoint, tmp_path, capsys):
+    # issue 20: --output equal to --images overwrote the user's originals with annotated copies (rc 0)
+    images = _images(tmp_path / "images", names=("a.jpg",))
+    original = (images / "a.jpg").read_bytes()
+    for output in (images, tmp_path):  # the input folder itself, and a folder above it
+        assert demo.main(["--ckpt", checkpoint, "--images", str(images), "--output", str(output)]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: --output {output} holds the input image {images / 'a.jpg'}")
+        assert err.count("\n") == 1
+    assert (images / "a.jpg").read_bytes() == original and sorted(os.listdir(images)) == ["a.jpg"]
+
+
+def test_a_glob_over_folders_keeps_relative_paths_so_names_cannot_collide(checkpoint, tmp_path, capsys):
+    # issue 20: 'root/*/same.jpg' over a/same.jpg and b/same.jpg said "wrote 2" and wrote one
+    (tmp_path / "root").mkdir()
+    _images(tmp_path / "root" / "a", names=("same.jpg",))
+    _images(tmp_path / "root" / "b", names=("same.jpg",))
+    output = tmp_path / "out"
+    assert demo.main(["--ckpt", checkpoint, "--images", str(tmp_path / "root" / "*" / "same.jpg"),
+                      "--output", str(output)]) == 0
+    assert "wrote 2 annotated images" in capsys.readouterr().out
+    assert sorted(os.listdir(output)) == ["a", "b", "detections.json"]
+    assert os.listdir(output / "a") == ["same.jpg"] and os.listdir(output / "b") == ["same.jpg"]
+    entries = json.loads((output / "detections.json").read_text())
+    assert [e["file_name"] for e in entries] == [os.path.join("a", "same.jpg"), os.path.join("b", "same.jpg")]
+
+
+def test_a_folder_without_images_is_refused(checkpoint, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert demo.main(["--ckpt", checkpoint, "--images", str(tmp_path / "empty"), "--output", str(tmp_path / "o")]) == 1
+    assert f"--images {tmp_path / 'empty'}: no images" in capsys.readouterr().err

@@ -29,6 +29,7 @@ from ..utils import checkpoint as ckpt
 from ..utils.distributed import barrier, get_rank, get_world_size, init_distributed, is_main_process
 from ..utils.env import collect_env, seed_everything
 from ..utils.logger import setup_logger
+from ..utils.run_lock import acquire_run_lock
 from ..visualization.plots import write_eval_plots, write_training_curves
 from .best import BestCheckpoint
 from .hooks import CheckpointHook, EvalHook, HookBase, LoggingHook
@@ -239,6 +240,7 @@ def train(
     evaluate_fn = builders.get("evaluate", evaluate)
     cfg, device, rank, world_size = run.cfg, run.device, run.rank, run.world_size
     s = cfg.SOLVER
+    _run_lock = acquire_run_lock(cfg.OUTPUT_DIR) if rank == 0 else None  # one run per OUTPUT_DIR
     if rank == 0:
         ckpt.remove_stale_temp_files(cfg.OUTPUT_DIR)
     class_names = list(builders["class_names"](cfg))
@@ -351,6 +353,8 @@ def train(
         )
         write_summary(cfg.OUTPUT_DIR, summary)
         logger.info("%s", format_summary(summary))
+    if _run_lock is not None:  # after an exception the process's end (or its next run here) releases it
+        _run_lock.release()
     return trainer
 
 

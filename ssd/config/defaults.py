@@ -102,6 +102,7 @@ _C.DATASETS.CLASSES = []  # class names (no background) or a path to a text file
 # Caffe ssd_pascal.py trains on them (use_difficult_gt: true); lufficc/SSD drops them in training
 # (keep_difficult = not is_train). Evaluation always ignores them.
 _C.DATASETS.KEEP_DIFFICULT = False  # VOC: keep difficult objects as training targets
+_C.DATASETS.ALLOW_OUTSIDE_ROOT = False  # COCO: read a file_name that is absolute or climbs out of the image folder
 _C.DATASETS.TRAIN_EMPTY_IMAGES = False  # COCO: train on images without annotations as background
 
 _C.DATALOADER = CN()

@@ -62,6 +62,7 @@ def build_dataset(cfg: CfgNode, name: str, *, is_train: bool):
         keep_difficult=cfg.DATASETS.KEEP_DIFFICULT,
         keep_empty=not is_train or cfg.DATASETS.TRAIN_EMPTY_IMAGES,
         skip_corrupt=is_train and cfg.INPUT.SKIP_CORRUPT_IMAGES,
+        allow_outside_root=cfg.DATASETS.ALLOW_OUTSIDE_ROOT,
     )
     logger.info("dataset %s (%s): %d images, %d classes", name, spec.format, len(dataset), len(dataset.class_names))
     return dataset

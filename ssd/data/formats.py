@@ -26,7 +26,8 @@ __all__ = ["FORMATS", "DatasetFormat", "EVALUATOR_KINDS", "register_format"]
 EVALUATOR_KINDS = ("voc", "coco")
 
 # build(paths, *, class_names: list[str] | None, transform, training: bool, keep_difficult: bool,
-#       keep_empty: bool, skip_corrupt: bool) -> DetectionDataset; class_names None = the format's default.
+#       keep_empty: bool, skip_corrupt: bool, allow_outside_root: bool) -> DetectionDataset;
+#       class_names None = the format's default.
 DatasetBuilder = Callable[..., Any]
 
 

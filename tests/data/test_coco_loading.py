@@ -115,3 +115,52 @@ def test_annotations_of_unknown_images_or_categories_are_dropped_with_a_warning(
     messages = [r.getMessage() for r in caplog.records]
     assert f"{path}: 9 annotations refer to 8 image ids that do not exist (9, 10, 11, 12, 13, ...); dropped" in messages
     assert f"{path}: 1 annotations refer to 1 category ids that do not exist (77); dropped" in messages
+
+
+@pytest.mark.parametrize("escape", ["../outside/x.jpg", "sub/../../outside/x.jpg", "ABSOLUTE"])
+def test_a_file_name_outside_the_image_folder_is_refused_unless_allowed(tmp_path, escape):
+    # issue 20: '../../outside/x.jpg' or an absolute path was read silently (and shown in grids)
+    outside = tmp_path / "set" / "outside" / "x.jpg"  # images are in tmp_path / "set" / "images"
+    write_jpeg(str(outside), 40, 60)
+    file_name = str(outside) if escape == "ABSOLUTE" else escape
+    data = _kwcoco_like()
+    data["images"][1] = {"id": 2, "file_name": file_name, "width": 60, "height": 40}
+    data["images"][0]["file_name"] = "a.jpg"
+    images, path = _write(tmp_path / "set", {**data, "images": [data["images"][0]]})
+    os.makedirs(os.path.join(images, "sub"))
+    with open(path, "w") as f:
+        json.dump(data, f)
+    with pytest.raises(ValueError) as refused:
+        COCODataset(images=images, annotations=path)
+    assert str(refused.value) == (
+        f"{path} (image 2): file_name {file_name!r} lies outside the image folder {images}; "
+        "move the image into it, or set DATASETS.ALLOW_OUTSIDE_ROOT True to read it anyway")
+    dataset = COCODataset(images=images, annotations=path, allow_outside_root=True)
+    assert os.path.samefile(dataset.get_img_info(1)["file_name"], outside)
+    # a name that only looks like it climbs stays inside
+    write_jpeg(os.path.join(images, "..b.jpg"), 40, 60)
+    data["images"][1]["file_name"] = "..b.jpg"
+    with open(path, "w") as f:
+        json.dump(data, f)
+    assert len(COCODataset(images=images, annotations=path)) == 2
+
+
+def test_allow_outside_root_reaches_the_dataset_from_the_config(tmp_path):
+    from ssd.config import get_cfg
+    from ssd.data import build_dataset
+
+    outside = tmp_path / "outside" / "x.jpg"
+    write_jpeg(str(outside), 40, 60)
+    data = _kwcoco_like()
+    data["images"] = [{"id": 1, "file_name": "../outside/x.jpg", "width": 60, "height": 40}]
+    data["annotations"] = data["annotations"][:1]
+    (tmp_path / "images").mkdir()
+    path = tmp_path / "instances.json"
+    path.write_text(json.dumps(data))
+    cfg = get_cfg()
+    cfg.DATASETS.CATALOG.mine = type(cfg)({"FORMAT": "coco", "IMAGES": str(tmp_path / "images"),
+                                           "ANNOTATIONS": str(path)})
+    with pytest.raises(ValueError, match="DATASETS.ALLOW_OUTSIDE_ROOT"):
+        build_dataset(cfg, "mine", is_train=False)
+    cfg.DATASETS.ALLOW_OUTSIDE_ROOT = True
+    assert len(build_dataset(cfg, "mine", is_train=False)) == 1

@@ -6,6 +6,9 @@ of the class list (by default the JSON's categories sorted by id), and back thro
 :mod:`ssd.data.boxes`). ``iscrowd`` objects are never training targets: they are kept in
 :meth:`get_annotation` with ``difficult=True`` so evaluators can ignore them. Images without
 annotations are kept for evaluation and, with ``keep_empty``, for training as background.
+A ``file_name`` that is absolute or climbs out of the image folder (``../x.jpg``) is refused unless
+``allow_outside_root`` (DATASETS.ALLOW_OUTSIDE_ROOT): a downloaded annotation file should not make
+training read, and visualisation grids show, files from elsewhere on the machine.
 """
 
 from __future__ import annotations
@@ -69,14 +72,27 @@ def _shown(ids: list) -> str:
     return ", ".join(str(i) for i in ids[:5]) + (", ..." if len(ids) > 5 else "")
 
 
-def check_coco_dict(data: dict, *, source: str, image_dir: str | None = None) -> dict:
+def check_inside_root(image_dir: str, file_name: str, *, source: str, allow_outside_root: bool = False) -> str:
+    """``image_dir/file_name``; ``ValueError`` naming ``source`` when ``file_name`` is absolute or
+    climbs out of ``image_dir`` (by its text: links inside the folder are the user's own choice),
+    unless ``allow_outside_root``."""
+    parts = os.path.normpath(file_name).split(os.sep)
+    if not allow_outside_root and (os.path.isabs(file_name) or parts[0] == ".."):
+        raise ValueError(f"{source}: file_name {file_name!r} lies outside the image folder {image_dir}; "
+                         "move the image into it, or set DATASETS.ALLOW_OUTSIDE_ROOT True to read it anyway")
+    return os.path.join(image_dir, file_name)
+
+
+def check_coco_dict(data: dict, *, source: str, image_dir: str | None = None,
+                    allow_outside_root: bool = False) -> dict:
     """Validate a COCO instances dict and fill the defaults pycocotools needs; returns a new dict.
 
     Filled: ``iscrowd`` 0, ``area`` = box width x height, annotation ``id`` (numbered after the
     largest given), and an image's ``width`` / ``height`` read from its file in ``image_dir``.
     Raises ``ValueError`` naming ``source`` for what cannot be defaulted: non-integer image, category
     or annotation ids, duplicate image ids, an image without ``file_name`` (or without a size and no
-    ``image_dir``), an annotation without a 4-number ``bbox`` or without ``category_id``.
+    ``image_dir``), a ``file_name`` outside ``image_dir`` (see :func:`check_inside_root`), an
+    annotation without a 4-number ``bbox`` or without ``category_id``.
     Annotations whose image or category does not exist are dropped with a warning giving their
     count and first ids.
     """
@@ -92,10 +108,13 @@ def check_coco_dict(data: dict, *, source: str, image_dir: str | None = None) ->
         if not info.get("file_name"):
             raise ValueError(f"{source}: image {image_id} has no 'file_name'")
         info = {**info, "id": image_id}
+        if image_dir is not None:
+            path = check_inside_root(image_dir, str(info["file_name"]), source=f"{source} (image {image_id})",
+                                     allow_outside_root=allow_outside_root)
         if not info.get("width") or not info.get("height"):
             if image_dir is None:
                 raise ValueError(f"{source}: image {image_id} has no width/height and no image folder to read it from")
-            info["height"], info["width"] = read_image_size(os.path.join(image_dir, info["file_name"]))
+            info["height"], info["width"] = read_image_size(path)
         images.append(info)
 
     category_ids = {c["id"] for c in categories}
@@ -146,12 +165,13 @@ def check_coco_dict(data: dict, *, source: str, image_dir: str | None = None) ->
     return {**data, "images": images, "annotations": annotations, "categories": categories}
 
 
-def load_coco(annotation_file: str, *, image_dir: str | None = None) -> COCO:
+def load_coco(annotation_file: str, *, image_dir: str | None = None, allow_outside_root: bool = False) -> COCO:
     """pycocotools' ``COCO`` of a checked file (see :func:`check_coco_dict`), without its prints.
 
     ``FileNotFoundError`` for a missing file; ``ValueError`` naming the file for bad content.
     """
-    data = check_coco_dict(_read_json(annotation_file), source=annotation_file, image_dir=image_dir)
+    data = check_coco_dict(_read_json(annotation_file), source=annotation_file, image_dir=image_dir,
+                           allow_outside_root=allow_outside_root)
     return coco_from_dict(data)
 
 
@@ -226,8 +246,9 @@ class COCODataset(DetectionDataset):
         training: bool = False,
         keep_empty: bool = True,
         skip_corrupt: bool = False,
+        allow_outside_root: bool = False,
     ) -> None:
-        self.coco = load_coco(annotations, image_dir=images)
+        self.coco = load_coco(annotations, image_dir=images, allow_outside_root=allow_outside_root)
         by_name = {c["name"]: c["id"] for c in self.coco.loadCats(self.coco.getCatIds())}
         if class_names is None:
             class_names = coco_class_names(self.coco)

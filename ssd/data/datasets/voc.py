@@ -158,7 +158,9 @@ def _lister(folder: str):
     return exists
 
 
-def _build_voc(paths: Mapping[str, str], *, class_names: Sequence[str] | None, **common) -> VOCDataset:
+def _build_voc(paths: Mapping[str, str], *, class_names: Sequence[str] | None, allow_outside_root: bool = False,
+               **common) -> VOCDataset:
+    # allow_outside_root: VOC names images by id inside JPEGImages; nothing to allow
     return VOCDataset(root=paths["ROOT"], split=paths["SPLIT"], class_names=class_names or VOC_CLASSES, **common)
 
 

@@ -196,7 +196,9 @@ class YOLODataset(DetectionDataset):
         )
 
 
-def _build_yolo(paths: Mapping[str, str], *, class_names: Sequence[str] | None, keep_difficult: bool, **common):
+def _build_yolo(paths: Mapping[str, str], *, class_names: Sequence[str] | None, keep_difficult: bool,
+                allow_outside_root: bool = False, **common):
+    # allow_outside_root: YOLO lists the image folder itself; nothing to allow
     # YOLO labels have no difficult flag: keep_difficult has nothing to act on.
     return YOLODataset(images=paths["IMAGES"], labels=paths.get("LABELS"), class_names=class_names, **common)
 

@@ -20,6 +20,7 @@ import sys
 from ssd.data.class_names import load_class_names
 from ssd.data.formats import FORMATS
 from ssd.data.writers import write_coco_dataset, write_voc_dataset, write_yolo_dataset
+from ssd.tools.args import entry_point, parse_args
 
 # Command-line option -> catalog key of the formats that take it.
 _INPUT_OPTIONS = {
@@ -65,7 +66,10 @@ def convert(args: argparse.Namespace) -> str:
     return write_yolo_dataset(dataset.records, dataset.class_names, args.out, split=split or "train")
 
 
+@entry_point
 def main(argv: list[str] | None = None) -> int:
+    """A bad input (missing option, unreadable or inconsistent dataset, occupied output) is one
+    line, ``error: ...``, and exit 1, as in the other tools."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     conv = commands.add_parser("convert", help="write a dataset in another format", description=__doc__,
@@ -80,13 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     conv.add_argument("--labels", help="yolo: the label folder (default: images -> labels in the image path)")
     conv.add_argument("--classes", help="class list file (.txt, .names, data.yaml); default: the format's own")
     conv.add_argument("--out-split", help="split name written (default: the voc split, else train / trainval)")
-    args = parser.parse_args(argv)
+    conv.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    args = parse_args(parser, argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        out = convert(args)
-    except (ValueError, FileNotFoundError, FileExistsError) as e:
-        logging.error("error: %s", e)
-        return 2
+    out = convert(args)
     logging.info("done: %s", out)
     return 0
 

@@ -21,9 +21,11 @@ import onnx
 
 from ssd.export.loading import load_detector
 from ssd.export.onnx import export_detector, export_network
+from ssd.tools.args import add_overrides, entry_point, parse_args
 from ssd.utils.logger import setup_logger
 
 
+@entry_point
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ckpt", required=True, help="checkpoint path or URL")
@@ -36,8 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calib-images", type=int, default=100, help="training images to calibrate int8 on")
     parser.add_argument("--calib-method", default="percentile", choices=["minmax", "percentile", "entropy"],
                         help="activation ranges: 99.999th percentile (default), min/max or entropy")
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
-    args = parser.parse_args(argv)
+    add_overrides(parser)
+    args = parse_args(parser, argv)
     setup_logger(output_dir=None, rank=0)
     log = logging.getLogger("ssd.export")
 

@@ -32,6 +32,9 @@ from dataclasses import replace
 import torch
 from torch import nn
 
+from ssd.tools.args import entry_point
+from ssd.tools.args import parse_args as parse_tool_args
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ARCHS = {"ssdlite320_mnv3": "configs/ssdlite320_mnv3_coco.yaml", "ssd300_vgg16": "configs/ssd300_vgg16_coco.yaml"}
 PRECISIONS = ("fp16", "bf16")
@@ -202,12 +205,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--precisions", nargs="+", default=list(PRECISIONS), choices=list(PRECISIONS))
     parser.add_argument("--train-images", type=int, default=512, help="size of the synthetic training set")
     parser.add_argument("--dry-run", action="store_true", help="CPU, tiny sizes, no pytest: checks the script")
-    args = parser.parse_args(argv)
+    args = parse_tool_args(parser, argv)
+    if os.path.isdir(args.output):
+        parser.error(f"--output {args.output} is a folder; give the JSON file to write")
     if args.iters < 2:
         parser.error(f"--iters {args.iters}: need at least 2 to compare losses")
     return args
 
 
+@entry_point
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from ssd.data.synthetic import spec_for, write_coco

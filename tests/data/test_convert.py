@@ -110,13 +110,16 @@ def test_voc_to_yolo_to_coco_within_yolo_precision(voc, tmp_path):
     np.testing.assert_allclose(data["annotations"][0]["bbox"], [0, 1, 10, 19], atol=1e-4)
 
 
-def test_missing_input_option_and_existing_different_classes_are_one_line_errors(voc, tmp_path, caplog):
+def test_missing_input_option_and_existing_different_classes_are_one_line_errors(voc, tmp_path, capsys):
+    # issue 20: exit 1 as in the other tools and the README (it was 2)
     main = _tool()
-    assert main(["convert", "--from", "coco", "--images", voc, "--to", "voc", "--out", str(tmp_path / "o")]) == 2
-    assert "--from coco needs --annotations" in caplog.text
+    assert main(["convert", "--from", "coco", "--images", voc, "--to", "voc", "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: --from coco needs --annotations") and err.count("\n") == 1
     out = tmp_path / "v"
     out.mkdir()
     (out / "classes.txt").write_text("other\n")
     assert main(["convert", "--from", "voc", "--root", voc, "--split", "trainval", "--classes",
-                 os.path.join(voc, "classes.txt"), "--to", "voc", "--out", str(out)]) == 2
-    assert "lists classes ['other'], not ['cat', 'dog']" in caplog.text
+                 os.path.join(voc, "classes.txt"), "--to", "voc", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "lists classes ['other'], not ['cat', 'dog']" in err and err.count("\n") == 1

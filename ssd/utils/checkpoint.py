@@ -14,10 +14,12 @@ killed process left behind.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
 import secrets
+import shutil
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -56,6 +58,22 @@ def _open_temp(path: str) -> tuple[int, str]:
             continue
 
 
+# torch.save reports a full disk as RuntimeError("[enforce fail at inline_container.cc] . unexpected
+# pos ..."), without the errno: below this many free bytes such an error is taken for a full disk.
+_FULL_DISK_BYTES = 1 << 20
+
+
+def _disk_full(error: BaseException, directory: str) -> bool:
+    if isinstance(error, OSError):
+        return error.errno in (errno.ENOSPC, errno.EDQUOT)
+    if not isinstance(error, RuntimeError):
+        return False
+    try:
+        return shutil.disk_usage(directory).free < _FULL_DISK_BYTES
+    except OSError:
+        return False
+
+
 def _atomic_write(path: str, write: Any, mode: str) -> None:
     fd, tmp = _open_temp(path)
     try:
@@ -64,9 +82,16 @@ def _atomic_write(path: str, write: Any, mode: str) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
+        directory = os.path.dirname(os.path.abspath(path))
+        full = _disk_full(e, directory)  # before the partial file is removed and frees its space
         if os.path.exists(tmp):
             os.remove(tmp)
+        if full:
+            error = OSError(f"no space left on {directory} while writing {os.path.basename(path)} "
+                            "(the earlier files are intact): free some space or set OUTPUT_DIR on another disk")
+            error.errno = errno.ENOSPC  # str() stays the sentence above, without an "[Errno 28]" prefix
+            raise error from e
         raise
 
 

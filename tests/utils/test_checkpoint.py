@@ -161,3 +161,34 @@ def test_another_architecture_is_named_from_the_stored_config():
     assert str(err.value) == message
     fitting = {"model": model.state_dict()}
     assert mismatch_message(fitting, source="y.pth", weights=fitting["model"], model=model) is None
+
+
+def test_a_full_disk_during_a_checkpoint_write_says_so_and_where(tmp_path, monkeypatch):
+    # issue 20: torch.save on a full disk ended in "RuntimeError: [enforce fail at inline_container.cc:672]
+    # . unexpected pos", not telling the user the disk was full, nor which one
+    import errno
+    import shutil
+
+    from ssd.utils import checkpoint as ckpt
+
+    def full_disk_save(obj, f):
+        f.write(b"partial")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64 vs 0")
+
+    monkeypatch.setattr(ckpt.torch, "save", full_disk_save)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10 << 30, 10 << 30, 4096))
+    with pytest.raises(OSError) as full:
+        ckpt.save_checkpoint({"model": {}, "iteration": 3}, directory=str(tmp_path), iteration=3, keep=2)
+    assert str(full.value) == (f"no space left on {tmp_path} while writing model_0000003.pth (the earlier files "
+                               "are intact): free some space or set OUTPUT_DIR on another disk")
+    assert full.value.errno == errno.ENOSPC and os.listdir(tmp_path) == []
+    # the same RuntimeError with space left is not a full disk: it stays what it is
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10 << 30, 1 << 30, 9 << 30))
+    with pytest.raises(RuntimeError, match="unexpected pos"):
+        ckpt.atomic_save({}, str(tmp_path / "x.pth"))
+
+    def enospc_write(text_file):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError, match=f"^no space left on {tmp_path} while writing best.json"):
+        ckpt._atomic_write(str(tmp_path / "best.json"), enospc_write, "w")

@@ -14,13 +14,26 @@ from torch import nn
 
 from ..solver.ema import ModelEma
 from ..utils.checkpoint import check_finite
-from ..utils.distributed import reduce_mean
+from ..utils.distributed import all_reduce_sum, reduce_mean
 from .hooks import HookBase
 from .precision import AMP_DTYPES
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["AMP_DTYPES", "Trainer", "nonfinite_message", "unwrap"]
+
+
+def _nonfinite_buffer(model: nn.Module) -> str | None:
+    """The name of the first floating-point buffer (running statistics) of ``model`` holding a NaN
+    or an infinity on any rank (``"a buffer on another rank"`` when only another rank has one), else
+    None. Every rank decides alike: one all-reduce and one device synchronisation per step."""
+    named = [(n, b) for n, b in unwrap(model).named_buffers() if b.is_floating_point()]
+    if not named:
+        return None
+    finite = torch.stack([torch.isfinite(b).all() for _, b in named]).all().float()
+    if float(all_reduce_sum(1.0 - finite)) == 0:
+        return None
+    return next((n for n, b in named if not bool(torch.isfinite(b).all())), "a buffer on another rank")
 
 
 def nonfinite_message(iteration: int, losses: dict[str, float]) -> str:
@@ -150,6 +163,13 @@ class Trainer:
                 if grad_norm is not None and not bool(torch.isfinite(grad_norm).item()):
                     message = nonfinite_message(self.iter + 1, reported).replace("non-finite loss",
                                                                                  "non-finite gradient", 1)
+        if message is None:
+            # a diverging run can overflow BatchNorm's running statistics while its loss stays finite:
+            # the next evaluation (and every later step) would read them
+            bad = _nonfinite_buffer(self.model)
+            if bad is not None:
+                message = nonfinite_message(self.iter + 1, reported).replace(
+                    "non-finite loss", f"non-finite BatchNorm statistics ({bad})", 1)
         if message is not None:
             if not self.skip_nonfinite:
                 raise FloatingPointError(message)

@@ -17,7 +17,7 @@ class StandInDetector(nn.Module):
     """``model(images, targets) -> {"loss_box", "loss_cls"}``; eval: one box per image."""
 
     def __init__(self, num_classes: int, nan_at_call: int = 0, nan_images_at_call: int = 0, with_bn: bool = False,
-                 nan_grad_at_call: int = 0):
+                 nan_grad_at_call: int = 0, inf_stats_at_call: int = 0):
         super().__init__()
         self.image_size = IMAGE_SIZE
         self.conv = nn.Conv2d(3, 4, 3, padding=1)
@@ -27,6 +27,7 @@ class StandInDetector(nn.Module):
         self.nan_at_call = nan_at_call  # 1-based forward call that returns a NaN box loss
         self.nan_images_at_call = nan_images_at_call  # 1-based forward call whose images are NaN
         self.nan_grad_at_call = nan_grad_at_call  # 1-based forward call with a finite loss but NaN gradients
+        self.inf_stats_at_call = inf_stats_at_call  # 1-based forward call whose BatchNorm running_var overflows
         self.calls = 0
 
     def _features(self, images):
@@ -43,6 +44,8 @@ class StandInDetector(nn.Module):
             return [{"boxes": torch.tensor([[0.0, 0.0, 16.0, 16.0]]), "scores": s[None],
                      "labels": torch.tensor([1])} for s in scores]
         self.calls += 1
+        if self.calls == self.inf_stats_at_call:  # a diverging run: the statistics overflow, the loss stays finite
+            self.bn.running_var = torch.full_like(self.bn.running_var, float("inf"))  # not the one autograd saved
         target_boxes = torch.stack([t["boxes"][0] for t in targets])
         target_labels = torch.stack([t["labels"][0] for t in targets])
         loss_box = ((boxes - target_boxes) ** 2).mean(dim=1).mean() / IMAGE_SIZE
@@ -105,14 +108,16 @@ class ShardLoader:
 
 
 def standin_builders(*, nan_at_call: int = 0, nan_images_at_call: int = 0, nan_grad_at_call: int = 0,
-                     with_bn: bool = False, stop_after: int | None = None, class_names=CLASS_NAMES, evaluate=None):
+                     inf_stats_at_call: int = 0, with_bn: bool = False, stop_after: int | None = None,
+                     class_names=CLASS_NAMES, evaluate=None):
     """Builders for :func:`ssd.engine.train`; ``stop_after`` batches simulates a killed run;
     ``evaluate`` replaces :func:`ssd.engine.evaluate` (e.g. :class:`SchemaEvaluate`)."""
 
     def build_model(cfg, *, num_classes):
         torch.manual_seed(cfg.SEED)
         return StandInDetector(num_classes, nan_at_call=nan_at_call, nan_images_at_call=nan_images_at_call,
-                               with_bn=with_bn, nan_grad_at_call=nan_grad_at_call)
+                               with_bn=with_bn, nan_grad_at_call=nan_grad_at_call,
+                               inf_stats_at_call=inf_stats_at_call)
 
     def build_train_loader(cfg, *, start_iter=0, rank=0, world_size=1):
         per = cfg.SOLVER.BATCH_SIZE // world_size

@@ -105,6 +105,20 @@ def test_skip_nonfinite_skips_and_counts(tmp_path):
     assert load_checkpoint(last_checkpoint(cfg.OUTPUT_DIR))["skipped_steps"] == 1
 
 
+def test_non_finite_batchnorm_statistics_count_as_a_non_finite_step(tmp_path):
+    # issue 20: SGD at LR 1e6 overflowed BatchNorm's running statistics while the loss stayed finite;
+    # SKIP_NONFINITE did not skip the step and the run died later with a traceback
+    cfg = standin_cfg(tmp_path / "skip", MAX_ITER=4, SKIP_NONFINITE=True)
+    capture = Capture()
+    trainer = _train(cfg, builders=standin_builders(with_bn=True, inf_stats_at_call=2), extra_hooks=[capture])
+    assert trainer.skipped_steps == 1
+    assert torch.equal(capture.weights[0], capture.weights[1])  # step 2 changed nothing
+    bn = trainer.model.bn
+    assert torch.isfinite(bn.running_var).all() and torch.isfinite(bn.running_mean).all()
+    with pytest.raises(FloatingPointError, match=r"^non-finite BatchNorm statistics \(bn.running_var\) at iteration 2"):
+        _train(standin_cfg(tmp_path / "stop", MAX_ITER=4), builders=standin_builders(with_bn=True, inf_stats_at_call=2))
+
+
 def test_extending_max_iter_follows_the_new_schedule(tmp_path):
     import math
 

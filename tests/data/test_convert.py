@@ -123,3 +123,23 @@ def test_missing_input_option_and_existing_different_classes_are_one_line_errors
                  os.path.join(voc, "classes.txt"), "--to", "voc", "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert "lists classes ['other'], not ['cat', 'dog']" in err and err.count("\n") == 1
+
+
+def test_a_voc_set_without_class_options_uses_its_classes_txt(tmp_path, capsys):
+    # issue 20: converting the project's own synthetic_voc set failed ("class 'triangle' not in the
+    # class list ['aeroplane', ...]"): its classes.txt was not used, and the message named no way out
+    from ssd.data.synthetic import write_voc
+
+    write_voc(str(tmp_path / "synthetic_voc"), train=2, test=1, seed=0)
+    names = (tmp_path / "synthetic_voc" / "classes.txt").read_text().split()
+    main = _tool()
+    assert main(["convert", "--from", "voc", "--root", str(tmp_path / "synthetic_voc"), "--split", "trainval",
+                 "--to", "coco", "--out", str(tmp_path / "c")]) == 0
+    data = json.loads((tmp_path / "c" / "annotations" / "instances_trainval.json").read_text())
+    assert [c["name"] for c in data["categories"]] == names
+    os.remove(tmp_path / "synthetic_voc" / "classes.txt")
+    assert main(["convert", "--from", "voc", "--root", str(tmp_path / "synthetic_voc"), "--split", "trainval",
+                 "--to", "coco", "--out", str(tmp_path / "c2")]) == 1
+    err = capsys.readouterr().err
+    assert "which is not in the class list ['aeroplane'" in err
+    assert "give the dataset's classes (DATASETS.CLASSES, --classes FILE, or a classes.txt in its ROOT)" in err

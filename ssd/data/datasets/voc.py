@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ..boxes import sanitize_boxes, voc_to_xyxy
+from ..class_names import load_class_names
 from ..formats import DatasetFormat, register_format
 from ..image_io import read_image_size
 from .base import DetectionDataset, ImageRecord, Transform, check_files_exist
@@ -77,7 +78,8 @@ def parse_voc_xml(xml_path: str, *, class_names: Sequence[str]) -> tuple[dict, n
         name = (obj.findtext("name") or "").strip()
         if name not in label_of:
             raise ValueError(
-                f"{xml_path}: object {i} has class {name!r}, which is not in the class list {list(class_names)}"
+                f"{xml_path}: object {i} has class {name!r}, which is not in the class list {list(class_names)}; "
+                "give the dataset's classes (DATASETS.CLASSES, --classes FILE, or a classes.txt in its ROOT)"
             )
         bnd = obj.find("bndbox")
         try:
@@ -158,10 +160,18 @@ def _lister(folder: str):
     return exists
 
 
+def voc_default_class_names(root: str) -> list[str]:
+    """``root/classes.txt`` (one name a line, as the writers and the synthetic sets leave it) when
+    present, else the 20 PASCAL VOC classes."""
+    path = os.path.join(root, "classes.txt")
+    return load_class_names(path) if os.path.isfile(path) else list(VOC_CLASSES)
+
+
 def _build_voc(paths: Mapping[str, str], *, class_names: Sequence[str] | None, allow_outside_root: bool = False,
                **common) -> VOCDataset:
     # allow_outside_root: VOC names images by id inside JPEGImages; nothing to allow
-    return VOCDataset(root=paths["ROOT"], split=paths["SPLIT"], class_names=class_names or VOC_CLASSES, **common)
+    return VOCDataset(root=paths["ROOT"], split=paths["SPLIT"],
+                      class_names=class_names or voc_default_class_names(paths["ROOT"]), **common)
 
 
 VOC_FORMAT = register_format(
@@ -171,7 +181,7 @@ VOC_FORMAT = register_format(
         path_keys=("ROOT",),
         evaluator_kind="voc",
         build=_build_voc,
-        default_class_names=lambda paths: list(VOC_CLASSES),
+        default_class_names=lambda paths: voc_default_class_names(paths["ROOT"]),
         description="{FORMAT: voc, ROOT: <folder with JPEGImages, Annotations, ImageSets>, SPLIT: trainval}",
     )
 )

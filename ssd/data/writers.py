@@ -51,10 +51,16 @@ def _place_image(src: str, dst: str) -> None:
 
 
 def _unique_stems(records: Sequence[ImageRecord]) -> list[str]:
+    """The images' base names without extension (VOC ids, YOLO label names); ``ValueError`` naming
+    the clashing files before anything is written when two share one (this flat layout cannot
+    hold both; COCO can)."""
     stems = [os.path.splitext(os.path.basename(r.path))[0] for r in records]
-    duplicates = sorted({s for s in stems if stems.count(s) > 1})
-    if duplicates:
-        raise ValueError(f"several images share a file name, which this layout cannot hold: {duplicates[:5]}")
+    seen: dict[str, str] = {}
+    for stem, r in zip(stems, records, strict=True):
+        if stem in seen:
+            raise ValueError(f"{seen[stem]} and {r.path} share the name {stem!r}, which this flat layout cannot "
+                             "hold: rename one, or convert --to coco (it keeps subfolders)")
+        seen[stem] = r.path
     return stems
 
 
@@ -76,15 +82,19 @@ def write_coco_dataset(
 ) -> str:
     """Write ``out_dir/<split>/<image>`` and ``out_dir/annotations/instances_<split>.json``; returns the JSON path.
 
-    ``category_ids``: label -> category id (default: the label).
+    Images keep their paths relative to the folder the inputs share (``file_name`` may hold
+    subfolders), so ``a/x.jpg`` and ``b/x.jpg`` stay two images. ``category_ids``: label ->
+    category id (default: the label).
     """
     image_dir = os.path.join(out_dir, split)
+    root = os.path.commonpath([os.path.dirname(os.path.abspath(r.path)) for r in records]) if records else ""
     os.makedirs(image_dir, exist_ok=True)
     os.makedirs(os.path.join(out_dir, "annotations"), exist_ok=True)
     for r in records:
-        _place_image(r.path, os.path.join(image_dir, os.path.basename(r.path)))
-    _unique_stems(records)
-    data = coco_dict_from_records(records, class_names, category_ids=category_ids)
+        target = os.path.join(image_dir, os.path.relpath(os.path.abspath(r.path), root))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        _place_image(r.path, target)
+    data = coco_dict_from_records(records, class_names, category_ids=category_ids, image_root=root or None)
     path = os.path.join(out_dir, "annotations", f"instances_{split}.json")
     with open(path, "w", encoding="utf-8") as f:
         json.dump(data, f)

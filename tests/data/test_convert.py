@@ -143,3 +143,29 @@ def test_a_voc_set_without_class_options_uses_its_classes_txt(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "which is not in the class list ['aeroplane'" in err
     assert "give the dataset's classes (DATASETS.CLASSES, --classes FILE, or a classes.txt in its ROOT)" in err
+
+
+def test_images_of_one_name_in_two_folders_convert_to_coco_and_are_refused_up_front_by_flat_layouts(tmp_path, capsys):
+    # issue 20: "already exists ... choose an empty output folder" into an empty folder, and a partial output
+    from data_fixtures import write_jpeg
+
+    images = tmp_path / "images"
+    for sub in ("a", "b"):
+        write_jpeg(str(images / sub / "x.jpg"), 40, 60)
+    data = {"images": [{"id": 1, "file_name": "a/x.jpg", "width": 60, "height": 40},
+                       {"id": 2, "file_name": "b/x.jpg", "width": 60, "height": 40}],
+            "annotations": [{"id": 1, "image_id": 2, "category_id": 1, "bbox": [1, 2, 10, 20]}],
+            "categories": [{"id": 1, "name": "thing"}]}
+    (tmp_path / "instances.json").write_text(json.dumps(data))
+    main = _tool()
+    source = ["convert", "--from", "coco", "--images", str(images), "--annotations", str(tmp_path / "instances.json")]
+    assert main([*source, "--to", "coco", "--out", str(tmp_path / "c")]) == 0
+    written = json.loads((tmp_path / "c" / "annotations" / "instances_train.json").read_text())
+    assert [i["file_name"] for i in written["images"]] == ["a/x.jpg", "b/x.jpg"]
+    assert (tmp_path / "c" / "train" / "a" / "x.jpg").is_file() and (tmp_path / "c" / "train" / "b" / "x.jpg").is_file()
+    for target in ("voc", "yolo"):
+        out = tmp_path / target
+        assert main([*source, "--to", target, "--out", str(out)]) == 1
+        err = capsys.readouterr().err
+        assert f"{images / 'a' / 'x.jpg'} and {images / 'b' / 'x.jpg'} share the name 'x'" in err
+        assert not out.exists() or not any(out.rglob("*.*"))  # nothing half-written

@@ -81,9 +81,11 @@ def load_yaml_with_bases(path: str, _seen: tuple[str, ...] = ()) -> dict[str, An
         raise FileNotFoundError(f"config file not found: {path}")
     with open(path, encoding="utf-8") as f:
         try:
-            data = yaml.safe_load(f) or {}
+            data = yaml.safe_load(f)
         except yaml.YAMLError as e:
             raise ValueError(f"config {path}: invalid YAML: {e}") from e
+    if data is None:  # empty, or comments only: the defaults alone would build VGG16 SSD300 on VOC
+        raise ValueError(f"config {path} is empty: start from a file in configs/ (or write _BASE_: <one of them>)")
     if not isinstance(data, dict):
         raise ValueError(f"config {path}: expected a mapping at top level, got {type(data).__name__}")
     data = rename_deprecated_keys(data, f"config {path}")

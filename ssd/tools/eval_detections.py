@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -49,6 +50,16 @@ def load_detections(path: str) -> list[dict[str, Any]]:
         if not isinstance(e, dict) or any(k not in e for k in _FIELDS) or len(e["bbox"]) != 4:
             raise ValueError(f"{path}: entry {i} is not a COCO result {{image_id, category_id, bbox [x, y, w, h], "
                              f"score}}: {e}")
+        try:
+            numbers = [float(v) for v in e["bbox"]] + [float(e["score"])]
+        except (TypeError, ValueError):
+            numbers = [math.nan]
+        if not all(math.isfinite(v) for v in numbers) or numbers[2] < 0 or numbers[3] < 0:
+            raise ValueError(f"{path}: entry {i} has a box that is not [x, y, width >= 0, height >= 0] of finite "
+                             f"numbers with a finite score: {e}")
+    if not entries:
+        logger.warning(
+            "%s holds no detections: every AP below is 0 (was the right file given?)", path)
     return entries
 
 

@@ -151,3 +151,12 @@ def test_a_deprecated_key_beside_its_new_name_is_an_error(tmp_path):
         load_config(both)
     with pytest.raises(ValueError, match=r"both MODEL\.BOX_HEAD\.INIT \(deprecated\) and MODEL\.INIT"):
         load_config(None, ["MODEL.INIT", "normal", "MODEL.BOX_HEAD.INIT", "xavier"])
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n"])
+def test_an_empty_config_file_is_refused(tmp_path, text):
+    # issue 20: an empty YAML silently built VGG16 SSD300 with 21 classes (the defaults)
+    path = tmp_path / "empty.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=r"^config .*empty\.yaml is empty: start from a file in configs/"):
+        load_config(str(path))

@@ -106,3 +106,18 @@ def test_eval_detections_gives_ap_1_on_the_ground_truth_itself(fmt, tmp_path, ca
     metrics = json.loads(written.read_text())[test_set]
     flat = json.dumps(metrics)  # as text: holds for the flat metrics and for ssd.evaluation.schema's
     assert ('"mAP": 1.0' if fmt == "voc" else '"AP": 1.0') in flat, flat
+
+
+def test_eval_detections_refuses_a_negative_width_and_warns_about_an_empty_file(tmp_path, caplog):
+    # issue 20: a box [x, y, -5, 10] was scored; an empty file scored AP 0 without a word
+    from ssd.tools.eval_detections import load_detections
+
+    path = tmp_path / "dets.json"
+    path.write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.5},
+                                {"image_id": 1, "category_id": 1, "bbox": [1, 2, -5, 10], "score": 0.5}]))
+    with pytest.raises(ValueError, match=rf"^{path}: entry 1 has a box that is not \[x, y, width >= 0"):
+        load_detections(str(path))
+    path.write_text("[]")
+    with caplog.at_level(logging.WARNING):
+        assert load_detections(str(path)) == []
+    assert f"{path} holds no detections: every AP below is 0" in caplog.text

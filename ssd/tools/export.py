@@ -17,12 +17,7 @@ import logging
 import os
 import sys
 
-import onnx
-
-from ssd.export.loading import load_detector
-from ssd.export.onnx import export_detector, export_network
 from ssd.tools.args import add_overrides, entry_point, parse_args
-from ssd.utils.logger import setup_logger
 
 
 @entry_point
@@ -40,6 +35,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="activation ranges: 99.999th percentile (default), min/max or entropy")
     add_overrides(parser)
     args = parse_args(parser, argv)
+    # torch, ONNX and the library after the arguments: --help and a missing option answer at once
+    import onnx
+
+    from ssd.export.loading import load_detector
+    from ssd.export.onnx import export_detector, export_network
+    from ssd.utils.logger import setup_logger
+
     setup_logger(output_dir=None, rank=0)
     log = logging.getLogger("ssd.export")
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Evaluate a checkpoint on every DATASETS.TEST set.
 
-    ssd test --ckpt outputs/quickstart/model_0000500.pth          # the config stored in the checkpoint
+    ssd test --ckpt outputs/quickstart/model_best.pth          # the config stored in the checkpoint
     python tools/test.py --config-file CFG [--ckpt PATH_OR_URL] [KEY VALUE ...]
     torchrun --nproc_per_node=N tools/test.py --config-file CFG [--ckpt PATH_OR_URL]
 

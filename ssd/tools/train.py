@@ -10,10 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ssd.config import load_config
-from ssd.engine import setup_run, train
 from ssd.tools.args import add_overrides, entry_point, parse_args
-from ssd.utils.distributed import destroy_distributed
 
 
 @entry_point
@@ -22,6 +19,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config-file", required=True, help="YAML config")
     add_overrides(parser)
     args = parse_args(parser, argv)
+    # torch and the library after the arguments: --help and a missing option answer at once
+    from ssd.config import load_config
+    from ssd.engine import setup_run, train
+    from ssd.utils.distributed import destroy_distributed
+
     run = setup_run(load_config(args.config_file, args.opts))
     try:
         train(run)

@@ -73,3 +73,23 @@ def test_user_mistakes_are_one_line_unless_debugging(capsys, monkeypatch):
     monkeypatch.setenv("SSD_DEBUG", "0")
     assert model_info.main(["--config-file", "missing.yaml"]) == 1
     assert "config file not found" in capsys.readouterr().err
+
+
+def test_help_and_a_missing_option_answer_before_torch_is_imported():
+    # issue 20: 'ssd train --help' took 2.5-7 s and a missing --config-file 4 s: torch came first
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, contextlib, io\n"
+        "from ssd.cli import main\n"
+        "for argv in (['train', '--help'], ['train'], ['export', '--help'], ['export']):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+        "        try:\n"
+        "            main(argv)\n"
+        "        except SystemExit:\n"
+        "            pass\n"
+        "print(sorted(m for m in ('torch', 'onnx', 'cv2', 'numpy') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "[]", result.stderr[-2000:]

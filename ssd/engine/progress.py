@@ -29,15 +29,16 @@ class LoggedProgress:
         except TypeError:
             total = None
         start = last = time.perf_counter()
-        done = 0
+        done, logged = 0, -1
         for batch in self.loader:
             yield batch
             done += 1
             now = time.perf_counter()
             if now - last >= self.period_s:
-                last = now
+                last, logged = now, done
                 logger.info("%s", self._line(done, total, now - start))
-        logger.info("%s", self._line(done, total, time.perf_counter() - start))
+        if logged != done:  # the last batch may have logged already: one "2/2 batches" line, not two
+            logger.info("%s", self._line(done, total, time.perf_counter() - start))
 
     def _line(self, done: int, total: int | None, elapsed: float) -> str:
         rate = done / elapsed if elapsed > 0 else 0.0

@@ -90,7 +90,9 @@ def test_evaluation_without_a_terminal_logs_progress_lines(caplog):
     wrapped = LoggedProgress([1, 2, 3], desc="evaluating on t", period_s=0.0)
     assert list(wrapped) == [1, 2, 3] and len(wrapped) == 3
     lines = [r.getMessage() for r in caplog.records]
-    assert len(lines) == 4 and lines[-1].startswith("evaluating on t: 3/3 batches, ")
+    # one line per count: the last batch's line is not repeated at the end (issue 20: "2/2 batches" twice)
+    assert len(lines) == 3 and lines[-1].startswith("evaluating on t: 3/3 batches, ")
+    assert not lines[1].startswith("evaluating on t: 3/3")
     assert lines[0].startswith("evaluating on t: 1/3 batches, ") and ", eta " in lines[0]
 
 

@@ -8,6 +8,8 @@ meant. Activation ranges are calibrated on images that went through the project'
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import tempfile
@@ -108,15 +110,18 @@ def quantize_network(
         raw, prepared, out = (os.path.join(tmp, n) for n in ("fp32.onnx", "prepared.onnx", "int8.onnx"))
         onnx.save(network, raw)
         quant_pre_process(raw, prepared, skip_symbolic_shape=True)
-        quantize_static(
-            prepared, out, _Reader(images), quant_format=QuantFormat.QDQ,
-            op_types_to_quantize=list(op_types),
-            per_channel=per_channel, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-            calibrate_method=methods[method],
-            nodes_to_exclude=_float_tail(network, include_convs=float_head),
-            extra_options={"ActivationSymmetric": False, "WeightSymmetric": True,
-                           "CalibStridedMinMax": calibration_chunk(len(images), chunk)},
-        )
+        # the calibrator print()s its progress ("Collecting tensor data and making histogram ...",
+        # "Number of tensors : 273", ...) between the tool's own log lines: kept out of the console
+        with contextlib.redirect_stdout(io.StringIO()):
+            quantize_static(
+                prepared, out, _Reader(images), quant_format=QuantFormat.QDQ,
+                op_types_to_quantize=list(op_types),
+                per_channel=per_channel, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                calibrate_method=methods[method],
+                nodes_to_exclude=_float_tail(network, include_convs=float_head),
+                extra_options={"ActivationSymmetric": False, "WeightSymmetric": True,
+                               "CalibStridedMinMax": calibration_chunk(len(images), chunk)},
+            )
         quantized = onnx.load(out)
     logger.info("quantised the network to int8 (QDQ, %s calibration on %d images)", method, len(images))
     return quantized

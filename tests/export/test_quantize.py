@@ -51,9 +51,11 @@ def test_calibration_images_are_spread_over_the_dataset():
         calibration_images(_Dataset(), 0)
 
 
-def test_int8_graph_quantises_convolutions_and_keeps_the_contract(tmp_path):
+def test_int8_graph_quantises_convolutions_and_keeps_the_contract(tmp_path, capfd):
     model, images, network = _small_ssdlite(4, "TEST.CONFIDENCE_THRESHOLD", "0.3")
+    capfd.readouterr()
     int8 = quantize_network(network, [im[None].numpy() for im in images])
+    assert "Collecting tensor data" not in capfd.readouterr().out  # issue 20: the calibrator's chatter
     ops = [n.op_type for n in int8.graph.node]
     convs = [n.op_type for n in network.graph.node].count("Conv")
     assert ops.count("QuantizeLinear") > 20 and ops.count("Conv") == convs

@@ -222,11 +222,24 @@ def _cell(entry: dict | None, key: str, fmt: str) -> str:
     return format(entry[key], fmt) if entry and key in entry else "-"
 
 
+def benchmark_num_classes(configured: int) -> tuple[int, str]:
+    """``(classes timed including background, a note saying so when they are not the config's)``:
+    ``MODEL.NUM_CLASSES 0`` means "from the data", which a benchmark does not read, so COCO's 81
+    are timed (the head's size and the postprocess depend on it)."""
+    if configured:
+        return configured, ""
+    return 81, ("MODEL.NUM_CLASSES is 0 (taken from the data, not read here): timing 81 classes (COCO's 80 + "
+                "background); pass MODEL.NUM_CLASSES <your classes + 1> to time your model's head")
+
+
 def format_report(report: dict) -> str:
     """The README's tables for one config: inference per backend and batch (median ms, ratio to
     torchvision), the training step, the postprocess share and the data pipelines."""
-    lines = [f"{report['config']}: {report['params_M']:.2f} M parameters, {report['gflops']:.2f} GFLOPs, "
+    classes = f"{report['num_classes']} classes (background included), " if "num_classes" in report else ""
+    lines = [f"{report['config']}: {classes}{report['params_M']:.2f} M parameters, {report['gflops']:.2f} GFLOPs, "
              f"{report['threads']} threads, {report['rounds']} rounds, load average {report['load_average']}"]
+    if report.get("num_classes_note"):
+        lines.append(f"note: {report['num_classes_note']}")
     inference = report.get("inference") or {}
     if inference:
         batches = sorted(inference, key=lambda k: int(k.removeprefix("batch")))
@@ -271,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     add_overrides(parser)
     args = parse_args(parser, argv)
     log = logging.getLogger("ssd.benchmark")
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    log.setLevel(logging.INFO)  # progress on stderr: a full run takes minutes
     if args.rounds < MIN_ROUNDS:
         log.warning("%d rounds: fewer than %d give noise, not measurements", args.rounds, MIN_ROUNDS)
     if args.eval:
@@ -284,7 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     skip = set(args.skip)
     # timing needs no pretrained weights (and a machine without internet cannot fetch them)
     cfg = load_config(args.config_file, ["MODEL.BACKBONE.WEIGHTS", "", *args.opts])
-    num_classes = cfg.MODEL.NUM_CLASSES or 81
+    num_classes, classes_note = benchmark_num_classes(cfg.MODEL.NUM_CLASSES)
+    if classes_note:
+        log.warning("%s", classes_note)
     size = cfg.INPUT.IMAGE_SIZE
     torch.manual_seed(0)
     ours = build_model(cfg, num_classes=num_classes).eval()
@@ -300,20 +316,25 @@ def main(argv: list[str] | None = None) -> int:
         "config": args.config_file, "threads": torch.get_num_threads(), "rounds": args.rounds,
         "load_average": [round(x, 1) for x in os.getloadavg()], "cpu_bf16": cpu_has_bf16(),
         "torchvision_counterpart": tv_name,
+        "num_classes": num_classes, "num_classes_note": classes_note,
         "params_M": count_parameters(ours) / 1e6, "gflops": count_flops(ours, size) / 1e9,
     }
     if "inference" not in skip:
         with tempfile.TemporaryDirectory(prefix="ssd_bench_") as workdir:
             backends = build_backends(ours, skip=skip, workdir=workdir, log=log)
-            report["inference"] = {f"batch{b}": bench_inference(backends, tv, size, b, args.rounds)
-                                   for b in args.batches}
+            report["inference"] = {}
+            for b in args.batches:
+                log.info("timing inference at batch %d: %d backends x %d rounds ...", b, len(backends), args.rounds)
+                report["inference"][f"batch{b}"] = bench_inference(backends, tv, size, b, args.rounds)
             if "onnxruntime_fp32" in backends:
                 report["postprocess"] = bench_postprocess(backends["onnxruntime_fp32"],
                                                           backends["onnxruntime_fp32_network"], size,
                                                           rounds=max(POSTPROCESS_ROUNDS, args.rounds))
     if "train" not in skip:
+        log.info("timing training steps at batch %d: %d rounds ...", args.train_batch, args.rounds)
         report["train"] = bench_train(cfg, num_classes, size, args.train_batch, args.rounds, bf16=cpu_has_bf16())
     if "data" not in skip:
+        log.info("timing the data pipelines on %d images ...", args.data_images)
         report["data_pipeline_one_core"] = bench_data(cfg, args.data_images, max(2, args.rounds // 2))
     # (the evaluation helper's --eval section goes here: report["eval"] = ...)
     report["load_average_end"] = [round(x, 1) for x in os.getloadavg()]

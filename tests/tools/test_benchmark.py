@@ -34,3 +34,17 @@ def test_interleaving_runs_each_backend_several_times_a_round_and_times_the_last
     times = interleaved({"a": lambda: log.append("a"), "b": lambda: log.append("b")}, rounds=2, calls=3)
     assert "".join(log) == "ab" + "aaabbb" * 2  # one warm-up call each, then rounds of 3 calls in a row
     assert [len(t) for t in times.values()] == [2, 2]
+
+
+def test_the_class_count_timed_is_stated_and_a_substitute_is_said_so():
+    # issue 20: a 4-class config (MODEL.NUM_CLASSES 0: from the data) was timed with 81 classes silently
+    from ssd.tools.benchmark import benchmark_num_classes
+
+    assert benchmark_num_classes(5) == (5, "")
+    timed, note = benchmark_num_classes(0)
+    assert timed == 81 and note.startswith("MODEL.NUM_CLASSES is 0 (taken from the data, not read here): timing 81")
+    report = {"config": "c.yaml", "params_M": 3.3, "gflops": 1.13, "threads": 2, "rounds": 5,
+              "load_average": [1.0], "num_classes": timed, "num_classes_note": note}
+    lines = format_report(report).splitlines()
+    assert lines[0].startswith("c.yaml: 81 classes (background included), 3.30 M parameters")
+    assert lines[1] == f"note: {note}"

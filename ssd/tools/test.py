@@ -21,7 +21,7 @@ from yacs.config import CfgNode
 
 from ssd.config import load_config
 from ssd.engine import evaluate, load_for_test, setup_run
-from ssd.evaluation import format_result, primary_metric
+from ssd.evaluation import primary_metric
 from ssd.tools.args import add_overrides, entry_point, parse_args
 from ssd.utils.checkpoint import checkpoint_config, checkpoint_conflicts, load_checkpoint
 from ssd.utils.distributed import destroy_distributed, is_main_process
@@ -30,10 +30,11 @@ logger = logging.getLogger("ssd.test")
 
 
 def summary(name: str, result: dict) -> str:
-    """The text printed for one dataset: its primary metric, then every metric and the per-class
-    table (the same for VOC and COCO: both follow ``ssd.evaluation.schema``)."""
+    """The line printed for one dataset, its primary metric; the evaluator has just logged every
+    metric and the per-class table (the same for VOC and COCO: both follow ``ssd.evaluation.schema``),
+    so the console shows that table once."""
     metric, value = primary_metric(result)
-    return f"{name}: {metric} = {value:.4f}\n{format_result(result)}"
+    return f"{name}: {metric} = {value:.4f} (every metric and the per-class table: the log above, metrics.json)"
 
 
 def resolve_config(config_file: str | None, ckpt: str | None, opts: list[str]) -> CfgNode:

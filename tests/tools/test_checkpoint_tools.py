@@ -31,7 +31,9 @@ def ssd_logs(monkeypatch):
 def test_test_tool_from_the_checkpoint_alone_and_eval_detections_agree(setup, tmp_path, capsys):
     out = tmp_path / "out"
     assert test_tool.main(["--ckpt", setup["ckpt"], *setup["data"], "OUTPUT_DIR", str(out)]) == 0
-    assert "synthetic_coco_test: AP = " in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "synthetic_coco_test: AP = " in printed
+    assert printed.count("per-class AP:") == 1  # issue 20: the evaluator's log, then the print, showed it twice
     result_dir = out / "inference" / "synthetic_coco_test"
     expected = json.loads((result_dir / "metrics.json").read_text())
     written = tmp_path / "metrics.json"

@@ -40,6 +40,7 @@ from ssd.data.benchmark import samples_from_dataset
 from ssd.data.synthetic import spec_for, write_coco
 from ssd.modeling import build_model
 from ssd.tools.args import add_overrides, entry_point, parse_args
+from ssd.utils.logger import setup_tool_logging
 from ssd.utils.model_stats import count_flops, count_parameters
 
 TORCHVISION = "torchvision"
@@ -284,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     add_overrides(parser)
     args = parse_args(parser, argv)
     log = logging.getLogger("ssd.benchmark")
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    setup_tool_logging(logging.WARNING)
     log.setLevel(logging.INFO)  # progress on stderr: a full run takes minutes
     if args.rounds < MIN_ROUNDS:
         log.warning("%d rounds: fewer than %d give noise, not measurements", args.rounds, MIN_ROUNDS)

@@ -20,6 +20,7 @@ from ssd.config import load_config
 from ssd.convert import SOURCES, convert_weights
 from ssd.tools import args as tool_args
 from ssd.utils.checkpoint import atomic_save
+from ssd.utils.logger import setup_tool_logging
 
 logger = logging.getLogger("ssd.convert")
 
@@ -38,7 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 @tool_args.entry_point
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_tool_logging(logging.INFO)
     args = parse_args(argv)
     cfg = load_config(args.config_file, args.opts)
     try:

@@ -21,6 +21,7 @@ from ssd.data.class_names import load_class_names
 from ssd.data.formats import FORMATS
 from ssd.data.writers import write_coco_dataset, write_voc_dataset, write_yolo_dataset
 from ssd.tools.args import entry_point, parse_args
+from ssd.utils.logger import setup_tool_logging
 
 # Command-line option -> catalog key of the formats that take it.
 _INPUT_OPTIONS = {
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     conv.add_argument("--out-split", help="split name written (default: the voc split, else train / trainval)")
     conv.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     args = parse_args(parser, argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_tool_logging(logging.INFO)
     out = convert(args)
     logging.info("done: %s", out)
     return 0

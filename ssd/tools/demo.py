@@ -40,6 +40,7 @@ from tqdm import tqdm
 from ssd.data.image_io import CorruptImageError
 from ssd.engine.predictor import Predictor
 from ssd.tools.args import add_overrides, entry_point, parse_args
+from ssd.utils.logger import setup_tool_logging
 from ssd.utils.video import BrowserVideoWriter
 
 logger = logging.getLogger("ssd.demo")
@@ -177,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-frames", type=int, default=0, help="stop a video, webcam or stream after N frames")
     add_overrides(parser)
     args = parse_args(parser, argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_tool_logging(logging.INFO)
 
     sources = parse_source(args.images)
     check_output_holds_no_input(sources, args.output)

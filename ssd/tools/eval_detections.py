@@ -31,6 +31,7 @@ from ssd.evaluation import build_evaluator
 from ssd.evaluation.schema import json_safe
 from ssd.tools.args import add_overrides, entry_point, parse_args
 from ssd.tools.test import summary
+from ssd.utils.logger import setup_tool_logging
 
 logger = logging.getLogger("ssd.eval_detections")
 
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", default=None, help="write {dataset: metrics} to this JSON file")
     add_overrides(parser)
     args = parse_args(parser, argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_tool_logging(logging.INFO)
 
     cfg = load_config(args.config_file, args.opts)
     names = [args.dataset] if args.dataset else list(cfg.DATASETS.TEST)

@@ -14,6 +14,7 @@ import logging
 
 from ssd.data.synthetic import DIFFICULTIES, spec_for, write_coco, write_demo_images, write_voc, write_yolo
 from ssd.tools.args import entry_point, parse_args
+from ssd.utils.logger import setup_tool_logging
 
 WRITERS = {"voc": write_voc, "coco": write_coco, "yolo": write_yolo}
 
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--demo", type=int, default=0, help="also write this many demo JPEGs")
     parser.add_argument("--demo-out", default="demo", help="folder of the demo images")
     args = parse_args(parser, argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_tool_logging(logging.INFO)
     if not args.out and not args.demo:
         parser.error("nothing to do: give --out and/or --demo N")
     spec = spec_for(

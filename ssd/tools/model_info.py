@@ -22,6 +22,7 @@ from ssd.config import load_config
 from ssd.data import class_names_for, resolve_num_classes
 from ssd.modeling import build_model
 from ssd.tools.args import add_overrides, entry_point, parse_args
+from ssd.utils.logger import setup_tool_logging
 from ssd.utils.model_stats import model_summary
 
 logger = logging.getLogger("ssd.model_info")
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="classes incl. background (default: MODEL.NUM_CLASSES, or the dataset's when 0)")
     add_overrides(parser)
     args = parse_args(parser, argv)
-    logging.basicConfig(level=logging.WARNING)
+    setup_tool_logging(logging.WARNING)
 
     # Counting needs no pretrained weights: never download them here.
     cfg = load_config(args.config_file, ["MODEL.BACKBONE.WEIGHTS", "", *args.opts])

@@ -8,6 +8,15 @@ import os
 import sys
 
 _FORMAT = "%(asctime)s %(name)s %(levelname)s: %(message)s"
+_DATEFMT = "%m/%d %H:%M:%S"
+
+__all__ = ["setup_logger", "setup_tool_logging"]
+
+
+def setup_tool_logging(level: int = logging.INFO) -> None:
+    """Log lines of a tool without a run folder (demo, eval, data, ...) on stderr, in the format of
+    :func:`setup_logger`: one log format across the tools. A no-op when logging is configured."""
+    logging.basicConfig(level=level, format=_FORMAT, datefmt=_DATEFMT)
 
 
 def setup_logger(*, output_dir: str | None, rank: int = 0, name: str = "ssd") -> logging.Logger:
@@ -18,7 +27,7 @@ def setup_logger(*, output_dir: str | None, rank: int = 0, name: str = "ssd") ->
     for h in list(logger.handlers):
         logger.removeHandler(h)
         h.close()
-    formatter = logging.Formatter(_FORMAT, datefmt="%m/%d %H:%M:%S")
+    formatter = logging.Formatter(_FORMAT, datefmt=_DATEFMT)
     stream = logging.StreamHandler(stream=sys.stdout)
     stream.setLevel(logging.INFO if rank == 0 else logging.WARNING)
     stream.setFormatter(formatter)

@@ -93,3 +93,22 @@ def test_help_and_a_missing_option_answer_before_torch_is_imported():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.stdout.strip() == "[]", result.stderr[-2000:]
+
+
+def test_the_tools_log_in_one_format():
+    # issue 20: the tools used two log formats ("WARNING ssd.demo: ..." and setup_logger's)
+    import glob
+    import os
+    import re
+    import subprocess
+    import sys
+
+    tools = glob.glob(os.path.join(os.path.dirname(__file__), "..", "..", "ssd", "tools", "*.py"))
+    assert [t for t in tools if "logging.basicConfig(" in open(t, encoding="utf-8").read()] == []
+    code = ("import logging\nfrom ssd.utils.logger import setup_tool_logging, setup_logger\n"
+            "setup_tool_logging()\nlogging.getLogger('other').info('tool line')\n"
+            "setup_logger(output_dir=None)\nlogging.getLogger('ssd.x').info('run line')\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    stamp = r"\d\d/\d\d \d\d:\d\d:\d\d"
+    assert re.fullmatch(rf"{stamp} other INFO: tool line", result.stderr.strip()), result.stderr
+    assert re.fullmatch(rf"{stamp} ssd.x INFO: run line", result.stdout.strip()), result.stdout

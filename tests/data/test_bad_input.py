@@ -51,7 +51,8 @@ def test_unknown_class_names_file_name_and_known_classes(tmp_path):
     with pytest.raises(ValueError) as err:
         VOCDataset(root=root, split="s", class_names=["circle", "square"])
     assert str(err.value) == (
-        f"{xml}: object 0 has class 'dragon', which is not in the class list ['circle', 'square']"
+        f"{xml}: object 0 has class 'dragon', which is not in the class list ['circle', 'square']; "
+        "give the dataset's classes (DATASETS.CLASSES, --classes FILE, or a classes.txt in its ROOT)"
     )
 
 

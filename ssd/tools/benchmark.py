@@ -15,8 +15,8 @@ row, the last timed: see :func:`interleaved`); the report gives per backend the 
 median over rounds of the per-round ratio backend / torchvision, and the in-graph postprocess's
 share of the ONNX network time (the two raw sessions alone). Training steps: fp32 eager vs
 channels_last vs bf16 autocast + channels_last, ratio to the fp32 step.
-Machines drift by 20 % over minutes, so only interleaved ratios compare across runs; fewer than 5
-rounds give noise.
+Machines drift over minutes, so only interleaved ratios compare across runs; fewer than 5 rounds
+give noise.
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ def postprocess_share(times: dict[str, list[float]]) -> dict[str, float]:
 
 def bench_postprocess(full, network: Callable, size: int, rounds: int) -> dict[str, float]:
     """The in-graph postprocess at batch 1: the full graph's session against the network-only one,
-    interleaved with nothing else in between (their difference is a few % of either)."""
+    interleaved with nothing else in between (their difference is small beside either)."""
     images = torch.randint(0, 256, (1, 3, size, size), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
     array = images.numpy()
     return postprocess_share(interleaved({"full": lambda: full.run(array), "network": lambda: network(images)},

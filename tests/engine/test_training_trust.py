@@ -76,8 +76,11 @@ class PoisonAt(HookBase):
 def test_a_model_with_non_finite_weights_is_never_checkpointed(tmp_path):
     # the checkpoint hook runs first at iteration 3; the poison lands after step 2
     cfg = standin_cfg(tmp_path, MAX_ITER=4, CHECKPOINT_PERIOD=3)
+    # since issue 20 the step itself sees the poisoned BatchNorm statistics first (step 3 stops before
+    # its checkpoint); either guard must name the buffer, and no checkpoint may be written
     with pytest.raises(FloatingPointError, match=r"the checkpoint of iteration 3: 1 parameter/buffer tensor\(s\) "
-                                                 r"hold NaN or infinity \(model\.bn\.running_var\)"):
+                                                 r"hold NaN or infinity \(model\.bn\.running_var\)|"
+                                                 r"^non-finite BatchNorm statistics \(bn\.running_var\) at iteration 3"):
         _train(cfg, builders=standin_builders(with_bn=True), extra_hooks=[PoisonAt(2)])
     assert not [n for n in os.listdir(tmp_path) if n.startswith("model_")]
 

@@ -80,7 +80,8 @@ def test_a_model_with_non_finite_weights_is_never_checkpointed(tmp_path):
     # its checkpoint); either guard must name the buffer, and no checkpoint may be written
     with pytest.raises(FloatingPointError, match=r"the checkpoint of iteration 3: 1 parameter/buffer tensor\(s\) "
                                                  r"hold NaN or infinity \(model\.bn\.running_var\)|"
-                                                 r"^non-finite BatchNorm statistics \(bn\.running_var\) at iteration 3"):
+                                                 r"^non-finite BatchNorm statistics \(bn\.running_var\) at iteration 3"
+                       ):
         _train(cfg, builders=standin_builders(with_bn=True), extra_hooks=[PoisonAt(2)])
     assert not [n for n in os.listdir(tmp_path) if n.startswith("model_")]
 

@@ -38,7 +38,7 @@ def test_every_key_of_the_config_has_a_row_with_its_comment():
     tool = _tool()
     page = open(tool.PAGE, encoding="utf-8").read()
     rows = {line.split("|")[1].strip().strip("`") for line in page.splitlines() if line.startswith("| `")}
-    assert rows == set(_leaves(get_cfg())) and len(rows) == 101  # every key a row, and nothing more
+    assert rows == set(_leaves(get_cfg()))  # every key a row, and nothing more
     assert "| `SOLVER.MAX_ITER` | `120000` | training iterations |" in page.splitlines()
 
 

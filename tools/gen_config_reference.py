@@ -23,7 +23,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULTS = os.path.join(ROOT, "ssd", "config", "defaults.py")
 PAGE = os.path.join(ROOT, "docs", "config-reference.md")
 
-HEADER = """# Config reference
+HEADER = """---
+hide:
+  - toc
+---
+
+# Config reference
 
 Every key of the config, its default and what it means, generated from the comments of
 `ssd/config/defaults.py` by `python tools/gen_config_reference.py` (a test fails when this page
@@ -105,7 +110,8 @@ def render(entries: list[Entry]) -> str:
             rows.setdefault(e.key, [])
             continue
         default = "`{}`" if e.node else f"`{_cell(e.default)}`"
-        meaning = f"{e.comment}<br>{e.note}" if e.note else e.comment
+        # the note comes after the comment on the page, so the comment's "see above" points below
+        meaning = f"{e.comment.replace('(see above)', '(see below)')}<br>{e.note}" if e.note else e.comment
         rows.setdefault(e.key.rpartition(".")[0], []).append(f"| `{e.key}` | {default} | {_cell(meaning)} |")
     lines = [HEADER]
     for name, table in rows.items():

@@ -25,6 +25,7 @@ quickstart: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 # the documentation site (MkDocs + Material, sources in docs/); site/ is ignored by git
 docs: $(STAMP)

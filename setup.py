@@ -29,6 +29,7 @@ setup(
         "dev": [
             "pytest>=7",
             "ruff>=0.4",
+            "import-linter>=2.1",
             # the documentation site (make docs; mkdocs build --strict runs in the tests)
             "mkdocs-material>=9.5",
             "mkdocstrings[python]>=0.26",

@@ -23,6 +23,10 @@ _C.MODEL.WEIGHTS = ""  # full-detector checkpoint to start from (path or URL); "
 _C.MODEL.NORM_EPS = 1e-5  # BatchNorm eps everywhere in the model (SSDLite, EfficientNet: 1e-3)
 _C.MODEL.NORM_MOMENTUM = 0.1  # BatchNorm momentum everywhere in the model (SSDLite: 0.03)
 _C.MODEL.INIT = "xavier"  # init of layers added to the backbone: "xavier" (paper / Caffe) or "normal" (N(0, 0.03))
+# How strided "same" convs pad: "symmetric" (PyTorch, Caffe: (k-1)/2 each side) or "tf_same" (TensorFlow's
+# SAME: only what is needed, the odd pixel at the bottom / right; TF object-detection API weights,
+# lufficc's EfficientNet). Stride-1 and padding-0 convs are the same in both (ssd/modeling/padding.py).
+_C.MODEL.PADDING = "symmetric"  # "symmetric" or "tf_same" (see above)
 
 _C.MODEL.BACKBONE = CN()
 _C.MODEL.BACKBONE.NAME = "vgg16"  # a name in ssd.modeling.BACKBONES
@@ -55,6 +59,13 @@ _C.MODEL.PRIORS.STRIDES = []  # step per level in pixels (Caffe "steps"); [] = i
 _C.MODEL.PRIORS.ASPECT_RATIOS = [[2], [2, 3], [2, 3], [2, 3], [2], [2]]  # r per level; 1/r added too
 _C.MODEL.PRIORS.CLIP = "wh"  # "none", "wh" (torchvision), "cxcywh" (lufficc), "xyxy" (Caffe)
 _C.MODEL.PRIORS.OFFSET = 0.5  # centre offset inside a cell, in cells
+# "ssd": the keys above (Caffe / lufficc / torchvision). "multiple_grid": the TF object-detection API's
+# create_ssd_anchors: scales linear MIN_RATIO..MAX_RATIO, one box per ratio of ASPECT_RATIOS[k] as given
+# (1/r not added, 1 listed explicitly), then the interpolated-scale box; MIN/MAX_SIZES, STRIDES, CLIP,
+# OFFSET unused (centres at cell centres, nothing clipped).
+_C.MODEL.PRIORS.GENERATOR = "ssd"  # "ssd" or "multiple_grid" (see above)
+_C.MODEL.PRIORS.INTERPOLATED_SCALE_ASPECT_RATIO = 1.0  # multiple_grid: ratio of the sqrt(s_k s_k+1) box; 0 = none
+_C.MODEL.PRIORS.REDUCE_BOXES_IN_LOWEST_LAYER = False  # multiple_grid: level 0 = (0.1, 1), (s_0, 2), (s_0, 1/2)
 
 _C.MODEL.BOX_HEAD = CN()
 _C.MODEL.BOX_HEAD.PREDICTOR = "ssd"  # a name in ssd.modeling.PREDICTORS: ssd (3x3 conv), ssdlite, lufficc_ssdlite
@@ -65,6 +76,7 @@ _C.MODEL.BOX_HEAD.CLS_INIT_STD = 0.0  # class-head init std (see above); 0 = fol
 
 _C.MODEL.CENTER_VARIANCE = 0.1  # box coder variance of centres (torchvision weights 10, 10)
 _C.MODEL.SIZE_VARIANCE = 0.2  # box coder variance of log sizes (torchvision weights 5, 5)
+_C.MODEL.BOX_ORDER = "xywh"  # layout of the 4 regression values: "xywh" or "yxhw" (TF object-detection API)
 _C.MODEL.THRESHOLD = 0.5  # IoU for a default box to match a ground truth (paper §2.2)
 # how each ground truth gets its own prior (ssd/modeling/matcher.py): "bipartite" (Caffe's MatchBBox,
 # each a distinct prior) or "argmax" (torchvision / lufficc / NVIDIA: its best prior, later ones win ties)

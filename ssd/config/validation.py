@@ -7,6 +7,9 @@ from yacs.config import CfgNode as CN
 
 _CHOICES = {
     "MODEL.PRIORS.CLIP": ("none", "wh", "cxcywh", "xyxy"),
+    "MODEL.PRIORS.GENERATOR": ("ssd", "multiple_grid"),
+    "MODEL.PADDING": ("symmetric", "tf_same"),
+    "MODEL.BOX_ORDER": ("xywh", "yxhw"),
     "MODEL.BACKBONE.VARIANT": ("paper", "lufficc"),
     "MODEL.INIT": ("xavier", "normal"),
     "MODEL.MATCHER": ("bipartite", "argmax"),

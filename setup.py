@@ -25,7 +25,8 @@ setup(
         "onnx>=1.15",
         "onnxruntime>=1.17",
     ],
-    extras_require={"dev": ["pytest>=7", "ruff>=0.4"]},
+    # scikit-image: its public-domain sample photos feed the TF-conversion parity tests
+    extras_require={"dev": ["pytest>=7", "ruff>=0.4", "scikit-image>=0.21"]},
     # `ssd train|test|demo|...`: the tools as one command (python -m ssd without installing)
     entry_points={"console_scripts": ["ssd=ssd.cli:main"]},
 )

@@ -54,7 +54,7 @@ def run(session, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 def detections(boxes, scores, classes, width: int, height: int) -> list[dict]:
     out = []
-    for (y1, x1, y2, x2), score, label in zip(boxes, scores, classes):
+    for (y1, x1, y2, x2), score, label in zip(boxes, scores, classes, strict=True):
         if score > MIN_SCORE:
             out.append({
                 "box": [float(x1 * width), float(y1 * height), float(x2 * width), float(y2 * height)],

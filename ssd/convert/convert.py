@@ -18,6 +18,7 @@ from ..modeling.anchors import boxes_per_location
 from ..modeling.weights import fetch_state_dict
 from ..utils.state_dict import strip_prefix
 from .classes import ClassLayout
+from .from_lufficc import lufficc_layout, lufficc_rename
 from .from_tensorflow import (
     batchnorm_counters,
     describe_graph,
@@ -27,7 +28,6 @@ from .from_tensorflow import (
     tf_state_dict,
     variables_outside_model,
 )
-from .from_lufficc import lufficc_layout, lufficc_rename
 from .from_torchvision import torchvision_coco_layout, torchvision_rename
 from .mapping import Rename, remap_state_dict
 
@@ -155,7 +155,9 @@ def convert_tensorflow(
     names = list(class_names) if class_names else [f"class_{i}" for i in range(1, spec.num_classes)]
     layout = ClassLayout(class_names=names)
     if layout.num_classes != spec.num_classes:
-        raise ValueError(f"{len(names)} class names for a graph with {spec.num_classes - 1} classes (background excluded)")
+        raise ValueError(
+            f"{len(names)} class names for a graph with {spec.num_classes - 1} classes (background excluded)"
+        )
     model = build_model(cfg, num_classes=spec.num_classes)
     target = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     counters = batchnorm_counters(target)

@@ -120,9 +120,13 @@ def _refuse_other_architectures(graph: TFGraph) -> None:
     extractors = sorted({n.split("/")[1] for n in graph.nodes if n.startswith("FeatureExtractor/") and "/" in n})
     if not any(n.startswith(_FE) for n in graph.nodes):
         found = ", ".join(extractors) or "no FeatureExtractor/ scope"
-        raise ValueError(f"only TF SSD / SSDLite MobileNetV2 graphs convert; this graph's feature extractor: {found}")
+        raise ValueError(
+            f"only TF SSD / SSDLite MobileNetV2 graphs convert; this graph's feature extractor: {found}"
+        )
     if not any(n.startswith("BoxPredictor_0/") for n in graph.nodes):
-        raise ValueError("the graph has no BoxPredictor_0/: not an SSD graph (weight-shared or FPN heads do not convert)")
+        raise ValueError(
+            "the graph has no BoxPredictor_0/: not an SSD graph (weight-shared or FPN heads do not convert)"
+        )
     if not any(n.startswith("MultipleGridAnchorGenerator/") for n in graph.nodes):
         raise ValueError("the graph has no MultipleGridAnchorGenerator/: only TF's ssd_anchor_generator converts")
 
@@ -135,7 +139,8 @@ def _anchor_specs(graph: TFGraph) -> list[list[tuple[float, float]]]:
         if not name.startswith("MultipleGridAnchorGenerator/") or op != "RealDiv" or len(inputs) != 2:
             continue
         scales, sqrt = inputs
-        if scales in graph.consts and graph.nodes.get(sqrt, ("",))[0] == "Sqrt" and graph.nodes[sqrt][1][0] in graph.consts:
+        is_sqrt = graph.nodes.get(sqrt, ("",))[0] == "Sqrt"
+        if scales in graph.consts and is_sqrt and graph.nodes[sqrt][1][0] in graph.consts:
             ratios = graph.consts[graph.nodes[sqrt][1][0]].astype(np.float64)
             levels.append(list(zip(graph.consts[scales].astype(np.float64).tolist(), ratios.tolist(), strict=True)))
     if not levels:
@@ -298,7 +303,10 @@ def tf_state_dict(graph: TFGraph) -> dict[str, Tensor]:
         if not _VARIABLE.search(name):
             continue
         array = value.astype(np.float32)
-        out[name] = _conv(array, name.endswith("depthwise_weights")) if array.ndim == 4 else torch.from_numpy(np.ascontiguousarray(array))
+        if array.ndim == 4:
+            out[name] = _conv(array, name.endswith("depthwise_weights"))
+        else:
+            out[name] = torch.from_numpy(np.ascontiguousarray(array))
     return out
 
 

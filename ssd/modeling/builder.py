@@ -19,8 +19,8 @@ from .backbone import build_backbone
 from .box_coder import BoxCoder
 from .detector import InputNormalizer, SSDDetector
 from .head.box_head import PostprocessSettings, SSDBoxHead
-from .padding import use_tf_same_padding
 from .loss import DetectionLoss
+from .padding import use_tf_same_padding
 from .postprocess import SCORE_ACTIVATIONS
 from .registry import LOSSES, NECKS, PREDICTORS
 

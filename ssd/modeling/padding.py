@@ -51,10 +51,9 @@ def use_tf_same_padding(module: nn.Module) -> int:
     """Turn every strided "same"-padded ``nn.Conv2d`` in ``module`` into a :class:`SamePadConv2d`
     in place (its parameters are kept, not copied). Returns how many convs changed."""
     changed = 0
-    for parent in module.modules():
-        for name, child in parent.named_children():
-            if type(child) is nn.Conv2d and _same_intent(child):
-                child.__class__ = SamePadConv2d
-                child.padding = (0, 0)
-                changed += 1
+    for conv in module.modules():
+        if type(conv) is nn.Conv2d and _same_intent(conv):
+            conv.__class__ = SamePadConv2d
+            conv.padding = (0, 0)
+            changed += 1
     return changed

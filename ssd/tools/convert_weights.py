@@ -13,7 +13,8 @@ checkpoint of this framework.
 weights name; for ``tensorflow`` a ``frozen_inference_graph.pb`` of an SSD / SSDLite MobileNetV2,
 whose architecture the graph itself gives (``--config-file`` optional: its non-model keys are kept;
 ``--classes``: one name a line, default ``class_1..``). Every key that cannot be placed is
-reported; a partial model is written only with ``--allow-partial`` (never for ``tensorflow``). The output loads directly in tools/test.py and tools/demo.py.
+reported; a partial model is written only with ``--allow-partial`` (never for ``tensorflow``).
+The output loads directly in tools/test.py and tools/demo.py.
 """
 
 from __future__ import annotations

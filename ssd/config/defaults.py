@@ -45,6 +45,7 @@ _C.MODEL.NECK.STRIDES = [2, 2, 1, 1]  # stride of each extra level's spatial con
 _C.MODEL.NECK.PADDINGS = [1, 1, 0, 0]  # padding of each extra level's spatial conv
 _C.MODEL.NECK.KERNEL_SIZES = [3, 3, 3, 3]  # kernel of each extra level's spatial conv (SSD512 ends in 4)
 _C.MODEL.NECK.USE_BN = False  # BatchNorm in the SSD extra layers (the paper's VGG has none)
+_C.MODEL.NECK.ACTIVATION = "relu"  # of the plain SSD extra layers: "relu" or "relu6" (TF API's ssd_mobilenet_v2)
 _C.MODEL.NECK.FPN_CHANNELS = 128  # FPN neck: channels of every pyramid level
 _C.MODEL.NECK.FPN_NUM_EXTRA = 3  # FPN neck: stride-2 levels appended after the backbone's
 

@@ -9,6 +9,7 @@ _CHOICES = {
     "MODEL.PRIORS.CLIP": ("none", "wh", "cxcywh", "xyxy"),
     "MODEL.PRIORS.GENERATOR": ("ssd", "multiple_grid"),
     "MODEL.PADDING": ("symmetric", "tf_same"),
+    "MODEL.NECK.ACTIVATION": ("relu", "relu6"),
     "MODEL.BOX_ORDER": ("xywh", "yxhw"),
     "MODEL.BACKBONE.VARIANT": ("paper", "lufficc"),
     "MODEL.INIT": ("xavier", "normal"),

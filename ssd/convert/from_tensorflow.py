@@ -340,6 +340,7 @@ def tf_config(spec: TFModelSpec, cfg):
     m.BACKBONE.WIDTH_MULT = 1.0
     m.NECK.NAME = "ssdlite_extras" if spec.depthwise else "ssd_extras"
     m.NECK.USE_BN = not spec.depthwise
+    m.NECK.ACTIVATION = "relu6"
     m.NECK.OUT_CHANNELS = list(spec.extra_out)
     m.NECK.MID_CHANNELS = list(spec.extra_mid)
     m.NECK.STRIDES = [2] * len(spec.extra_out)

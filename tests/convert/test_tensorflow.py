@@ -180,3 +180,50 @@ def test_cli_converts_with_class_names(tmp_path):
     assert convert_main(["--source", "tensorflow", "--input", _graph_path(), "--output", str(out),
                          "--classes", str(names)]) == 0
     assert torch.load(out, weights_only=True)["class_names"] == ["person"]
+
+
+def _non_depthwise_graph(path) -> tuple[str, dict[str, np.ndarray]]:
+    """The real graph rewritten into the TF API's SSD MobileNetV2 form: every ``_depthwise`` node of
+    the extras and predictors gone, their 1x1 convs now 3x3 convs with random weights (returned)."""
+    from tensorboard.util import tensor_util
+
+    graph = graph_pb2.GraphDef()
+    with open(_graph_path(), "rb") as f:
+        graph.ParseFromString(f.read())
+    rng = np.random.default_rng(0)
+    out, replaced = graph_pb2.GraphDef(), {}
+    for node in graph.node:
+        head_or_extra = node.name.startswith("BoxPredictor_") or "/layer_19_2_" in node.name
+        if head_or_extra and "_depthwise" in node.name:
+            continue
+        new = out.node.add()
+        new.CopyFrom(node)
+        if head_or_extra and node.op == "Const" and node.name.endswith("/weights"):
+            shape = tensor_util.make_ndarray(node.attr["value"].tensor).shape
+            value = rng.normal(0, 0.05, (3, 3, *shape[2:])).astype(np.float32)
+            new.attr["value"].tensor.CopyFrom(tensor_util.make_tensor_proto(value))
+            replaced[node.name] = value
+    with open(path, "wb") as f:
+        f.write(out.SerializeToString())
+    return str(path), replaced
+
+
+def test_non_depthwise_ssd_mobilenet_v2_form_converts(tmp_path):
+    path, replaced = _non_depthwise_graph(tmp_path / "ssd_mnv2.pb")
+    spec = describe_graph(read_graph(path))
+    assert not spec.depthwise and spec.boxes_per_level == [3, 6, 6, 6, 6, 6]
+    model, checkpoint = convert_tensorflow(graph_path=path, cfg=get_cfg())
+    cfg = get_cfg()
+    cfg.merge_from_other_cfg(cfg.load_cfg(checkpoint["config"]))
+    assert (cfg.MODEL.NECK.NAME, cfg.MODEL.BOX_HEAD.PREDICTOR, cfg.MODEL.NECK.USE_BN) == ("ssd_extras", "ssd", True)
+    assert checkpoint["class_names"] == ["class_1"]
+    state = model.state_dict()
+    extra = replaced["FeatureExtractor/MobilenetV2/layer_19_2_Conv2d_3_3x3_s2_256/weights"]
+    torch.testing.assert_close(state["neck.blocks.1.1.0.weight"], torch.from_numpy(extra.transpose(3, 2, 0, 1)))
+    head = replaced["BoxPredictor_2/ClassPredictor/weights"]
+    torch.testing.assert_close(state["box_head.predictor.cls_heads.2.weight"],
+                               torch.from_numpy(head.transpose(3, 2, 0, 1)))
+    assert isinstance(model.neck.blocks[0][1][2], torch.nn.ReLU6)  # conv, BN, ReLU6 as TF's
+    model.eval()
+    cls_logits, deltas = model.box_head.predictor(model.features(torch.zeros(1, 3, 300, 300)))
+    assert cls_logits.shape == (1, 1917, 2) and deltas.shape == (1, 1917, 4)

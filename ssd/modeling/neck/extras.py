@@ -16,7 +16,6 @@ from torchvision.ops import Conv2dNormActivation
 from ..init import init_conv_weights
 from ..registry import NECKS
 
-
 _ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6}
 
 

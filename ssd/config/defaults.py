@@ -23,10 +23,6 @@ _C.MODEL.WEIGHTS = ""  # full-detector checkpoint to start from (path or URL); "
 _C.MODEL.NORM_EPS = 1e-5  # BatchNorm eps everywhere in the model (SSDLite, EfficientNet: 1e-3)
 _C.MODEL.NORM_MOMENTUM = 0.1  # BatchNorm momentum everywhere in the model (SSDLite: 0.03)
 _C.MODEL.INIT = "xavier"  # init of layers added to the backbone: "xavier" (paper / Caffe) or "normal" (N(0, 0.03))
-# How strided "same" convs pad: "symmetric" (PyTorch, Caffe: (k-1)/2 each side) or "tf_same" (TensorFlow's
-# SAME: only what is needed, the odd pixel at the bottom / right; TF object-detection API weights,
-# lufficc's EfficientNet). Stride-1 and padding-0 convs are the same in both (ssd/modeling/padding.py).
-_C.MODEL.PADDING = "symmetric"  # "symmetric" or "tf_same" (see above)
 
 _C.MODEL.BACKBONE = CN()
 _C.MODEL.BACKBONE.NAME = "vgg16"  # a name in ssd.modeling.BACKBONES
@@ -35,6 +31,11 @@ _C.MODEL.BACKBONE.WIDTH_MULT = 1.0  # channel width multiplier (MobileNet family
 _C.MODEL.BACKBONE.REDUCED_TAIL = False  # MobileNetV3: halve the channels of the last stage (paper §6.3)
 _C.MODEL.BACKBONE.VARIANT = "paper"  # "paper" or a reference implementation's form, e.g. "lufficc"
 _C.MODEL.BACKBONE.OUT_STRIDES = []  # strides of the maps returned ([8, 16, 32] for an FPN); [] = default
+# How the backbone's strided "same" convs pad: "symmetric" (PyTorch, Caffe: (k-1)/2 each side) or "tf_same"
+# (TensorFlow's SAME: only what is needed, the odd pixel at the bottom / right: TF object-detection API
+# weights; lufficc's EfficientNet, whose extra layers are symmetric). Stride-1 and padding-0 convs are the
+# same in both (ssd/modeling/padding.py).
+_C.MODEL.BACKBONE.PADDING = "symmetric"  # "symmetric" or "tf_same" (see above)
 _C.MODEL.BACKBONE.ALLOW_PARTIAL_WEIGHTS = False  # accept WEIGHTS that leave backbone tensors untrained (else an error)
 
 _C.MODEL.NECK = CN()
@@ -46,6 +47,7 @@ _C.MODEL.NECK.PADDINGS = [1, 1, 0, 0]  # padding of each extra level's spatial c
 _C.MODEL.NECK.KERNEL_SIZES = [3, 3, 3, 3]  # kernel of each extra level's spatial conv (SSD512 ends in 4)
 _C.MODEL.NECK.USE_BN = False  # BatchNorm in the SSD extra layers (the paper's VGG has none)
 _C.MODEL.NECK.ACTIVATION = "relu"  # of the plain SSD extra layers: "relu" or "relu6" (TF API's ssd_mobilenet_v2)
+_C.MODEL.NECK.PADDING = "symmetric"  # strided convs of the neck: "symmetric" or "tf_same" (as MODEL.BACKBONE.PADDING)
 _C.MODEL.NECK.FPN_CHANNELS = 128  # FPN neck: channels of every pyramid level
 _C.MODEL.NECK.FPN_NUM_EXTRA = 3  # FPN neck: stride-2 levels appended after the backbone's
 

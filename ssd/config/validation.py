@@ -8,7 +8,8 @@ from yacs.config import CfgNode as CN
 _CHOICES = {
     "MODEL.PRIORS.CLIP": ("none", "wh", "cxcywh", "xyxy"),
     "MODEL.PRIORS.GENERATOR": ("ssd", "multiple_grid"),
-    "MODEL.PADDING": ("symmetric", "tf_same"),
+    "MODEL.BACKBONE.PADDING": ("symmetric", "tf_same"),
+    "MODEL.NECK.PADDING": ("symmetric", "tf_same"),
     "MODEL.NECK.ACTIVATION": ("relu", "relu6"),
     "MODEL.BOX_ORDER": ("xywh", "yxhw"),
     "MODEL.BACKBONE.VARIANT": ("paper", "lufficc"),

@@ -323,7 +323,7 @@ def batchnorm_counters(target_keys: Mapping[str, Any]) -> list[str]:
 
 def tf_config(spec: TFModelSpec, cfg):
     """``cfg`` (a fresh config, mutable) set to the model ``spec`` describes; returns it. The keys are
-    the framework's TF options (``MODEL.PADDING: tf_same``, ``MODEL.BOX_ORDER: yxhw``, the
+    the framework's TF options (``MODEL.BACKBONE.PADDING`` / ``NECK.PADDING: tf_same``, ``MODEL.BOX_ORDER: yxhw``, the
     ``multiple_grid`` priors), nothing converter-specific."""
     levels = len(spec.boxes_per_level)
     m = cfg.MODEL
@@ -331,7 +331,8 @@ def tf_config(spec: TFModelSpec, cfg):
     m.NORM_EPS = spec.norm_eps
     m.NORM_MOMENTUM = 0.03
     m.INIT = "normal"
-    m.PADDING = "tf_same"
+    m.BACKBONE.PADDING = "tf_same"
+    m.NECK.PADDING = "tf_same"
     m.BOX_ORDER = "yxhw"
     m.CENTER_VARIANCE = spec.center_variance
     m.SIZE_VARIANCE = spec.size_variance

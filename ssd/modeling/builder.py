@@ -136,8 +136,9 @@ def build_model(cfg, *, num_classes: int | None = None) -> SSDDetector:
             f"maps (channels {neck.out_channels}) but MODEL.PRIORS.ASPECT_RATIOS describes "
             f"{len(aspect_ratios)} levels"
         )
-    if cfg.MODEL.PADDING == "tf_same":
-        logger.info("TF SAME padding: %d strided convs", use_tf_same_padding(backbone) + use_tf_same_padding(neck))
+    for part, module in (("BACKBONE", backbone), ("NECK", neck)):
+        if cfg.MODEL[part].PADDING == "tf_same":
+            logger.info("MODEL.%s.PADDING: TF SAME padding in %d strided convs", part, use_tf_same_padding(module))
     size = cfg.INPUT.IMAGE_SIZE
     feature_sizes = probe_feature_sizes(backbone, neck, size)
     if any(h < 1 or w < 1 for h, w in feature_sizes):

@@ -8,7 +8,9 @@ from PyTorch's. Weights trained in TensorFlow (the object-detection API, lufficc
 EfficientNet, which copies TF's ``Conv2dStaticSamePadding``) need this to give their activations.
 
 Stride-1 convs with odd kernels pad ``(k - 1) / 2 * d`` on both sides in either framework, so only
-strided convs change. ``MODEL.PADDING = "tf_same"`` turns it on for the whole detector.
+strided convs change. ``MODEL.BACKBONE.PADDING`` / ``MODEL.NECK.PADDING = "tf_same"`` turn it on
+for each part (TF graphs need both; lufficc's EfficientNet only the backbone: its extra layers are
+PyTorch convs).
 """
 
 from __future__ import annotations

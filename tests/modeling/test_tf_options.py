@@ -88,3 +88,23 @@ def test_yxhw_order_is_xywh_with_the_pairs_swapped():
     assert yxhw.encode(boxes, priors)[0, :2].tolist() == pytest.approx([0.0, 1.5])
     with pytest.raises(ValueError, match="'xyhw'"):
         BoxCoder(order="xyhw")
+
+
+def test_backbone_padding_key_changes_only_the_backbones_strided_convs():
+    """lufficc's EfficientNet-B3 pads every backbone conv TF's way (its Conv2dSamePadding) but its
+    extra layers are plain symmetric convs: MODEL.BACKBONE.PADDING alone gives that split."""
+    import os
+
+    from ssd.config import load_config
+    from ssd.modeling import build_model
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    cfg = load_config(os.path.join(root, "configs", "ssd300_effb3_voc0712.yaml"),
+                      ["MODEL.BACKBONE.WEIGHTS", "", "MODEL.BACKBONE.PADDING", "tf_same"])
+    model = build_model(cfg)
+    same = [n for n, m in model.named_modules() if isinstance(m, SamePadConv2d)]
+    # the stem and the first depthwise conv of the four stride-2 stages (EfficientNet-B3: 5 strided convs)
+    assert len(same) == 5 and all(n.startswith("backbone.") for n in same)
+    assert not any(isinstance(m, SamePadConv2d) for m in model.neck.modules())
+    sizes = [tuple(f.shape[-2:]) for f in model.eval().features(torch.zeros(1, 3, 300, 300))]
+    assert sizes[:3] == [(38, 38), (19, 19), (10, 10)]

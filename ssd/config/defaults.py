@@ -164,6 +164,8 @@ _C.TEST.NMS_THRESHOLD = 0.45  # IoU above which NMS suppresses a box of the same
 _C.TEST.TOPK_CANDIDATES = 200  # best boxes per class kept before NMS (bounds postprocess cost)
 _C.TEST.MAX_PER_IMAGE = 100  # detections kept per image after NMS
 _C.TEST.CLIP_BOXES = True  # clip decoded boxes to the input before NMS (torchvision); lufficc: False
+# TF object-detection API: NMS on the unclipped boxes, then the detections clipped (CLIP_BOXES must be False)
+_C.TEST.CLIP_AFTER_NMS = False  # clip the detections after NMS instead (see above)
 _C.TEST.BATCH_SIZE = 8  # images per inference batch per process
 _C.TEST.VOC_METRIC = "voc07_11point"  # VOC evaluator: "voc07_11point" or "voc_area"
 _C.TEST.EVALUATOR = "auto"  # "auto" (the dataset's own format), "voc" or "coco" (COCO metrics on any dataset)

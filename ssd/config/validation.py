@@ -53,6 +53,8 @@ def validate_config(cfg: CN) -> None:
     if cfg.INPUT.AUGMENTATION not in TRAIN_PIPELINES:
         raise ValueError(f"INPUT.AUGMENTATION = {cfg.INPUT.AUGMENTATION!r}; expected one of {list(TRAIN_PIPELINES)}")
 
+    if cfg.TEST.CLIP_BOXES and cfg.TEST.CLIP_AFTER_NMS:
+        raise ValueError("TEST.CLIP_BOXES and TEST.CLIP_AFTER_NMS are both True: clip before NMS or after it")
     priors = cfg.MODEL.PRIORS
     _check_same_length(
         {

@@ -369,7 +369,8 @@ def tf_config(spec: TFModelSpec, cfg):
     t.NMS_THRESHOLD = spec.nms_threshold
     t.TOPK_CANDIDATES = 100_000  # TF runs NMS on every box above the threshold
     t.MAX_PER_IMAGE = spec.max_per_class
-    t.CLIP_BOXES = True  # TF's MultiClassNonMaxSuppression clips to the image window before NMS
+    t.CLIP_BOXES = False  # TF's MultiClassNonMaxSuppression runs NMS on the unclipped boxes,
+    t.CLIP_AFTER_NMS = True  # then clips what it keeps to the image window
     if len(p.ASPECT_RATIOS) != levels:
         raise ValueError(f"{levels} predictor levels but anchors for {len(p.ASPECT_RATIOS)}")
     return cfg

@@ -168,6 +168,7 @@ def build_model(cfg, *, num_classes: int | None = None) -> SSDDetector:
             max_detections=cfg.TEST.MAX_PER_IMAGE,
             activation=loss.score_activation,
             clip_boxes=cfg.TEST.CLIP_BOXES,
+            clip_after_nms=cfg.TEST.CLIP_AFTER_NMS,
         ),
     )
     normalizer = InputNormalizer(

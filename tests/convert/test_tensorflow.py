@@ -28,7 +28,7 @@ from ssd.tools.convert_weights import main as convert_main
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE = os.path.join(HERE, "fixtures", "tf_pedestrian_detections.json")
-MIN_SCORE = 0.05  # the goal: every detection above it matches, none extra
+MIN_SCORE = 0.01  # the fixture's floor; the goal (0.05) is looser
 BOX_TOL, SCORE_TOL = 1.0, 2e-3
 
 
@@ -132,7 +132,7 @@ def test_detections_equal_tensorflows(converted, fixture, photo):
 
 def test_fixture_has_detections_to_compare(fixture):
     # the parity test above would pass vacuously on photos without pedestrians
-    above = [d for p in fixture["photos"].values() for d in p["resized"] if d["score"] > MIN_SCORE]
+    above = [d for p in fixture["photos"].values() for d in p["resized"] if d["score"] > 0.05]
     assert len(above) >= 5 and max(d["score"] for d in above) > 0.9
 
 

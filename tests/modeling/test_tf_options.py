@@ -108,3 +108,29 @@ def test_backbone_padding_key_changes_only_the_backbones_strided_convs():
     assert not any(isinstance(m, SamePadConv2d) for m in model.neck.modules())
     sizes = [tuple(f.shape[-2:]) for f in model.eval().features(torch.zeros(1, 3, 300, 300))]
     assert sizes[:3] == [(38, 38), (19, 19), (10, 10)]
+
+
+def test_clip_after_nms_lets_nms_see_the_unclipped_boxes():
+    from ssd.modeling.postprocess import postprocess_detections
+
+    # A pokes 50 px out of the 100 x 100 image: unclipped IoU(A, B) = 5000 / 10000 = 0.5 < 0.6, both
+    # kept (TF); clipped first, A is B and B is suppressed (torchvision's order)
+    priors = torch.tensor([[-50.0, 0.0, 50.0, 100.0], [0.0, 0.0, 50.0, 100.0]])
+    logits = torch.tensor([[[0.0, math.log(0.9 / 0.1)], [0.0, math.log(0.8 / 0.2)]]])
+    common = dict(box_coder=BoxCoder(), image_size=(100, 100), score_threshold=0.1, nms_threshold=0.6,
+                  topk_candidates=10, max_detections=10, activation="sigmoid")
+    before = postprocess_detections(logits, torch.zeros(1, 2, 4), priors, clip_boxes=True, **common)[0]
+    after = postprocess_detections(logits, torch.zeros(1, 2, 4), priors, clip_boxes=False, clip_after_nms=True,
+                                   **common)[0]
+    assert before["scores"].tolist() == pytest.approx([0.9])
+    assert after["scores"].tolist() == pytest.approx([0.9, 0.8])
+    assert after["boxes"].tolist() == [[0.0, 0.0, 50.0, 100.0], [0.0, 0.0, 50.0, 100.0]]
+
+
+def test_clip_before_and_after_nms_together_is_refused():
+    from ssd.config import get_cfg, validate_config
+
+    cfg = get_cfg()
+    cfg.TEST.CLIP_AFTER_NMS = True
+    with pytest.raises(ValueError, match="CLIP_BOXES and TEST.CLIP_AFTER_NMS"):
+        validate_config(cfg)

@@ -25,8 +25,18 @@ setup(
         "onnx>=1.15",
         "onnxruntime>=1.17",
     ],
-    # scikit-image: its public-domain sample photos feed the TF-conversion parity tests
-    extras_require={"dev": ["pytest>=7", "ruff>=0.4", "scikit-image>=0.21"]},
+    extras_require={
+        "dev": [
+            "pytest>=7",
+            "ruff>=0.4",
+            "import-linter>=2.1",
+            # the documentation site (make docs; mkdocs build --strict runs in the tests)
+            "mkdocs-material>=9.5",
+            "mkdocstrings[python]>=0.26",
+            # its public-domain sample photos feed the TF-conversion parity tests
+            "scikit-image>=0.21",
+        ]
+    },
     # `ssd train|test|demo|...`: the tools as one command (python -m ssd without installing)
     entry_points={"console_scripts": ["ssd=ssd.cli:main"]},
 )

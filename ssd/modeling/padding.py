@@ -20,7 +20,7 @@ import math
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-PADDING_MODES = ("symmetric", "tf_same")
+from ..config.choices import PADDING_MODES  # noqa: F401  (the owner of the choice)
 
 
 def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:

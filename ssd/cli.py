@@ -38,7 +38,7 @@ COMMANDS: dict[str, Command] = {
                     "ssd info --config-file configs/ssdlite320_mnv3_coco.yaml --json"),
     "bench": Command("benchmark", "inference, training-step and data-pipeline speed of a config",
                      "ssd bench --config-file configs/ssdlite320_mnv3_coco.yaml --rounds 5"),
-    "convert": Command("convert_weights", "torchvision or lufficc/SSD weights -> a checkpoint of this framework",
+    "convert": Command("convert_weights", "torchvision, lufficc/SSD or TF object-detection API weights -> a checkpoint",
                        "ssd convert --source torchvision --input SSD300_VGG16_Weights.COCO_V1 "
                        "--config-file configs/converted/ssd300_vgg16_coco_torchvision.yaml --output ssd300.pth"),
     "data": Command("data", "dataset utilities: convert between YOLO, VOC and COCO layouts",

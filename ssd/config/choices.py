@@ -20,10 +20,19 @@ CHANNELS_LAST_MODES = ("auto", "on", "off")  # ssd.engine.precision
 EVALUATORS = ("auto", "voc", "coco")  # ssd.evaluation.build
 VOC_METRICS = ("voc07_11point", "voc_area")  # ssd.evaluation.voc
 COCO_BACKENDS = ("faster_coco_eval", "pycocotools")  # ssd.evaluation.coco
+PRIOR_GENERATORS = ("ssd", "multiple_grid")  # ssd.modeling.builder (anchors.py: default_boxes, multiple_grid_boxes)
+PADDING_MODES = ("symmetric", "tf_same")  # ssd.modeling.padding
+NECK_ACTIVATIONS = ("relu", "relu6")  # ssd.modeling.neck.extras
+BOX_ORDERS = ("xywh", "yxhw")  # ssd.modeling.box_coder
 
 # config key -> its allowed values
 CHOICES: dict[str, tuple[str, ...]] = {
     "MODEL.PRIORS.CLIP": CLIP_MODES,
+    "MODEL.PRIORS.GENERATOR": PRIOR_GENERATORS,
+    "MODEL.BACKBONE.PADDING": PADDING_MODES,
+    "MODEL.NECK.PADDING": PADDING_MODES,
+    "MODEL.NECK.ACTIVATION": NECK_ACTIVATIONS,
+    "MODEL.BOX_ORDER": BOX_ORDERS,
     "MODEL.BACKBONE.VARIANT": BACKBONE_VARIANTS,
     "MODEL.INIT": INIT_MODES,
     "MODEL.MATCHER": MATCHERS,

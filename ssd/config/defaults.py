@@ -31,6 +31,11 @@ _C.MODEL.BACKBONE.WIDTH_MULT = 1.0  # channel width multiplier (MobileNet family
 _C.MODEL.BACKBONE.REDUCED_TAIL = False  # MobileNetV3: halve the channels of the last stage (paper §6.3)
 _C.MODEL.BACKBONE.VARIANT = "paper"  # "paper" or a reference implementation's form, e.g. "lufficc"
 _C.MODEL.BACKBONE.OUT_STRIDES = []  # strides of the maps returned ([8, 16, 32] for an FPN); [] = default
+# How the backbone's strided "same" convs pad: "symmetric" (PyTorch, Caffe: (k-1)/2 each side) or "tf_same"
+# (TensorFlow's SAME: only what is needed, the odd pixel at the bottom / right: TF object-detection API
+# weights; lufficc's EfficientNet, whose extra layers are symmetric). Stride-1 and padding-0 convs are the
+# same in both (ssd/modeling/padding.py).
+_C.MODEL.BACKBONE.PADDING = "symmetric"  # "symmetric" or "tf_same" (see above)
 _C.MODEL.BACKBONE.ALLOW_PARTIAL_WEIGHTS = False  # accept WEIGHTS that leave backbone tensors untrained (else an error)
 
 _C.MODEL.NECK = CN()
@@ -41,6 +46,8 @@ _C.MODEL.NECK.STRIDES = [2, 2, 1, 1]  # stride of each extra level's spatial con
 _C.MODEL.NECK.PADDINGS = [1, 1, 0, 0]  # padding of each extra level's spatial conv
 _C.MODEL.NECK.KERNEL_SIZES = [3, 3, 3, 3]  # kernel of each extra level's spatial conv (SSD512 ends in 4)
 _C.MODEL.NECK.USE_BN = False  # BatchNorm in the SSD extra layers (the paper's VGG has none)
+_C.MODEL.NECK.ACTIVATION = "relu"  # of the plain SSD extra layers: "relu" or "relu6" (TF API's ssd_mobilenet_v2)
+_C.MODEL.NECK.PADDING = "symmetric"  # strided convs of the neck: "symmetric" or "tf_same" (as MODEL.BACKBONE.PADDING)
 _C.MODEL.NECK.FPN_CHANNELS = 128  # FPN neck: channels of every pyramid level
 _C.MODEL.NECK.FPN_NUM_EXTRA = 3  # FPN neck: stride-2 levels appended after the backbone's
 
@@ -55,6 +62,13 @@ _C.MODEL.PRIORS.STRIDES = []  # step per level in pixels (Caffe "steps"); [] = i
 _C.MODEL.PRIORS.ASPECT_RATIOS = [[2], [2, 3], [2, 3], [2, 3], [2], [2]]  # r per level; 1/r added too
 _C.MODEL.PRIORS.CLIP = "wh"  # "none", "wh" (torchvision), "cxcywh" (lufficc), "xyxy" (Caffe)
 _C.MODEL.PRIORS.OFFSET = 0.5  # centre offset inside a cell, in cells
+# "ssd": the keys above (Caffe / lufficc / torchvision). "multiple_grid": the TF object-detection API's
+# create_ssd_anchors: scales linear MIN_RATIO..MAX_RATIO, one box per ratio of ASPECT_RATIOS[k] as given
+# (1/r not added, 1 listed explicitly), then the interpolated-scale box; MIN/MAX_SIZES, STRIDES, CLIP,
+# OFFSET unused (centres at cell centres, nothing clipped).
+_C.MODEL.PRIORS.GENERATOR = "ssd"  # "ssd" or "multiple_grid" (see above)
+_C.MODEL.PRIORS.INTERPOLATED_SCALE_ASPECT_RATIO = 1.0  # multiple_grid: ratio of the sqrt(s_k s_k+1) box; 0 = none
+_C.MODEL.PRIORS.REDUCE_BOXES_IN_LOWEST_LAYER = False  # multiple_grid: level 0 = (0.1, 1), (s_0, 2), (s_0, 1/2)
 
 _C.MODEL.BOX_HEAD = CN()
 _C.MODEL.BOX_HEAD.PREDICTOR = "ssd"  # a name in ssd.modeling.PREDICTORS: ssd (3x3 conv), ssdlite, lufficc_ssdlite
@@ -65,6 +79,7 @@ _C.MODEL.BOX_HEAD.CLS_INIT_STD = 0.0  # class-head init std (see above); 0 = fol
 
 _C.MODEL.CENTER_VARIANCE = 0.1  # box coder variance of centres (torchvision weights 10, 10)
 _C.MODEL.SIZE_VARIANCE = 0.2  # box coder variance of log sizes (torchvision weights 5, 5)
+_C.MODEL.BOX_ORDER = "xywh"  # layout of the 4 regression values: "xywh" or "yxhw" (TF object-detection API)
 _C.MODEL.THRESHOLD = 0.5  # IoU for a default box to match a ground truth (paper §2.2)
 # how each ground truth gets its own prior (ssd/modeling/matcher.py): "bipartite" (Caffe's MatchBBox,
 # each a distinct prior) or "argmax" (torchvision / lufficc / NVIDIA: its best prior, later ones win ties)
@@ -150,6 +165,8 @@ _C.TEST.NMS_THRESHOLD = 0.45  # IoU above which NMS suppresses a box of the same
 _C.TEST.TOPK_CANDIDATES = 200  # best boxes per class kept before NMS (bounds postprocess cost)
 _C.TEST.MAX_PER_IMAGE = 100  # detections kept per image after NMS
 _C.TEST.CLIP_BOXES = True  # clip decoded boxes to the input before NMS (torchvision); lufficc: False
+# TF object-detection API: NMS on the unclipped boxes, then the detections clipped (CLIP_BOXES must be False)
+_C.TEST.CLIP_AFTER_NMS = False  # clip the detections after NMS instead (see above)
 _C.TEST.BATCH_SIZE = 8  # images per inference batch per process
 _C.TEST.VOC_METRIC = "voc07_11point"  # VOC evaluator: "voc07_11point" or "voc_area"
 _C.TEST.EVALUATOR = "auto"  # "auto" (the dataset's own format), "voc" or "coco" (COCO metrics on any dataset)

@@ -34,6 +34,8 @@ def validate_config(cfg: CN) -> None:
         if value not in allowed:
             raise ValueError(f"{key} = {value!r}; expected one of {list(allowed)}")
 
+    if cfg.TEST.CLIP_BOXES and cfg.TEST.CLIP_AFTER_NMS:
+        raise ValueError("TEST.CLIP_BOXES and TEST.CLIP_AFTER_NMS are both True: clip before NMS or after it")
     priors = cfg.MODEL.PRIORS
     _check_same_length(
         {

@@ -19,12 +19,21 @@ from ..modeling.weights import fetch_state_dict
 from ..utils.state_dict import strip_prefix
 from .classes import ClassLayout, torchvision_coco_layout
 from .from_lufficc import lufficc_layout, lufficc_rename
+from .from_tensorflow import (
+    batchnorm_counters,
+    describe_graph,
+    read_graph,
+    tf_config,
+    tf_rename,
+    tf_state_dict,
+    variables_outside_model,
+)
 from .from_torchvision import torchvision_rename
 from .mapping import Rename, remap_state_dict
 
 logger = logging.getLogger(__name__)
 
-SOURCES = ("torchvision", "lufficc")
+SOURCES = ("torchvision", "lufficc", "tensorflow")
 _FIRST_CLS_BIAS = re.compile(r"^box_head\.predictor\.cls_heads\.0\.(?:.+\.)?bias$")
 
 
@@ -126,4 +135,47 @@ def convert_weights(
     )
     logger.info("%s: placed %d tensors from %s; %d classes", source, len(conversion.state_dict), weights,
                 layout.num_classes)
+    return model, checkpoint
+
+
+def convert_tensorflow(
+    *, graph_path: str, cfg: CfgNode, class_names: Sequence[str] | None = None
+) -> tuple[SSDDetector, dict[str, Any]]:
+    """A TF object-detection API SSD / SSDLite MobileNetV2 ``frozen_inference_graph.pb`` as this
+    framework's model and checkpoint. The architecture comes from the graph
+    (:func:`ssd.convert.from_tensorflow.describe_graph`) and is written into ``cfg`` (a fresh
+    config; other keys, e.g. DATASETS, are kept). ``class_names`` default to ``class_1..``.
+
+    Raises ``ValueError`` for other architectures and when any variable of the graph is not placed.
+    """
+    graph = read_graph(graph_path)
+    spec = describe_graph(graph)
+    cfg = tf_config(spec, cfg.clone())
+    cfg.defrost()
+    names = list(class_names) if class_names else [f"class_{i}" for i in range(1, spec.num_classes)]
+    layout = ClassLayout(class_names=names)
+    if layout.num_classes != spec.num_classes:
+        raise ValueError(
+            f"{len(names)} class names for a graph with {spec.num_classes - 1} classes (background excluded)"
+        )
+    model = build_model(cfg, num_classes=spec.num_classes)
+    target = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    counters = batchnorm_counters(target)
+    conversion = remap_state_dict(
+        tf_state_dict(graph),
+        rename=lambda k: tf_rename(k, depthwise=spec.depthwise),
+        target_shapes={k: s for k, s in target.items() if k not in counters},
+    )
+    outside = variables_outside_model(graph)
+    if not conversion.complete or outside:
+        extra = "".join(f"\n  {k}: outside the scopes read" for k in outside)
+        raise ValueError(f"{graph_path}: {conversion.describe()}{extra}")
+    model.load_state_dict(conversion.state_dict, strict=False)
+    cfg.freeze()
+    checkpoint = converted_checkpoint(
+        model_state=model.state_dict(), config_yaml=cfg.dump(), layout=layout, source="tensorflow", origin=graph_path
+    )
+    logger.info("tensorflow: placed %d tensors from %s (%s, %d classes, %d default boxes); %d BatchNorm "
+                "counters left at 0", len(conversion.state_dict), graph_path,
+                "SSDLite" if spec.depthwise else "SSD", spec.num_classes, model.box_head.priors.shape[0], len(counters))
     return model, checkpoint

@@ -52,7 +52,7 @@ METADATA_KEYS = {
     "ssd.image_size": "S of the uint8 [B, 3, S, S] RGB input",
     "ssd.class_names": "JSON list of foreground names; label l is class_names[l - 1]",
     "ssd.test": "JSON of the test settings: score_threshold, nms_threshold, topk_candidates, "
-                "max_detections, activation, clip_boxes",
+                "max_detections, activation, clip_boxes, clip_after_nms",
     "ssd.label_to_category_id": "JSON {label: COCO category id} when the checkpoint has its own layout, else absent",
     "ssd.config": "the resolved config (YAML) the model was built from",
     "ssd.quantization": "absent for fp32; JSON description of the int8 quantisation",
@@ -83,7 +83,8 @@ def postprocess_settings(detector: nn.Module) -> dict[str, Any]:
     p = detector.box_head.postprocess
     return {"score_threshold": float(p.score_threshold), "nms_threshold": float(p.nms_threshold),
             "topk_candidates": int(p.topk_candidates), "max_detections": int(p.max_detections),
-            "activation": p.activation, "clip_boxes": bool(p.clip_boxes)}
+            "activation": p.activation, "clip_boxes": bool(p.clip_boxes),
+            "clip_after_nms": bool(getattr(p, "clip_after_nms", False))}
 
 
 def export_network(detector: nn.Module, *, opset: int = OPSET) -> onnx.ModelProto:
@@ -359,6 +360,21 @@ def append_postprocess(
     return model
 
 
+def clip_detection_boxes(model: onnx.ModelProto, size: float) -> None:
+    """Clip the ``boxes`` output of a full graph to ``[0, size]`` in place (``TEST.CLIP_AFTER_NMS``;
+    square inputs, so one bound serves x and y; padding rows stay zero)."""
+    graph = model.graph
+    raw = "boxes_unclipped"
+    for node in graph.node:
+        node.input[:] = [raw if i == "boxes" else i for i in node.input]
+        node.output[:] = [raw if o == "boxes" else o for o in node.output]
+    graph.node.extend([
+        _const("pp_clip_min", [0.0], TensorProto.FLOAT, []),
+        _const("pp_clip_max", [size], TensorProto.FLOAT, []),
+        helper.make_node("Clip", [raw, "pp_clip_min", "pp_clip_max"], ["boxes"], name="postprocess/clip_after_nms"),
+    ])
+
+
 def set_metadata(model: onnx.ModelProto, values: dict[str, str]) -> None:
     """Set ``metadata_props`` entries (replacing those of the same keys)."""
     kept = [p for p in model.metadata_props if p.key not in values]
@@ -399,6 +415,8 @@ def export_detector(
             score_threshold=settings["score_threshold"], nms_threshold=settings["nms_threshold"],
             topk_candidates=settings["topk_candidates"], max_detections=settings["max_detections"],
         )
+        if settings["clip_after_nms"]:
+            clip_detection_boxes(model, float(detector.image_size))
     metadata = {
         "ssd.format": FORMAT,
         "ssd.postprocess": "graph" if postprocess else "none",

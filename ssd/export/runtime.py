@@ -110,6 +110,10 @@ class OnnxRuntimeDetector(nn.Module):
                     for i, n in enumerate(counts.tolist())]
         boxes, scores = (torch.from_numpy(o) for o in outputs)
         st = self.settings
-        return [select_detections(boxes[i], scores[i], score_threshold=st["score_threshold"],
-                                  nms_threshold=st["nms_threshold"], topk_candidates=st["topk_candidates"],
-                                  max_detections=st["max_detections"]) for i in range(boxes.shape[0])]
+        results = [select_detections(boxes[i], scores[i], score_threshold=st["score_threshold"],
+                                     nms_threshold=st["nms_threshold"], topk_candidates=st["topk_candidates"],
+                                     max_detections=st["max_detections"]) for i in range(boxes.shape[0])]
+        if st.get("clip_after_nms"):  # files written before the key have no such setting
+            for r in results:
+                r["boxes"] = r["boxes"].clamp(0.0, float(self.image_size))
+        return results

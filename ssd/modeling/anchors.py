@@ -110,3 +110,76 @@ def default_boxes(
         boxes = boxes.clamp(0.0, 1.0)
     scale = torch.tensor([img_w, img_h, img_w, img_h], dtype=torch.float64)
     return (boxes * scale).to(torch.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# The TF object-detection API's multiple-grid generator (``create_ssd_anchors`` of
+# object_detection/anchor_generators/multiple_grid_anchor_generator.py).
+# ---------------------------------------------------------------------------------------------
+
+# Scale of the lowest layer's 1:1 box when ``reduce_boxes_in_lowest_layer`` (TF API, fixed there).
+LOWEST_LAYER_SCALE = 0.1
+
+
+def multiple_grid_box_specs(
+    *,
+    num_levels: int,
+    min_scale: float,
+    max_scale: float,
+    aspect_ratios: Sequence[Sequence[float]],
+    interpolated_scale_aspect_ratio: float = 1.0,
+    reduce_boxes_in_lowest_layer: bool = False,
+) -> list[list[tuple[float, float]]]:
+    """Per level, the ``(scale, aspect ratio)`` of each box of a cell, in TF's order.
+
+    Scales ``s_k`` are linear from ``min_scale`` to ``max_scale`` with ``s_m = 1``. Level ``k`` has one
+    box per ratio in ``aspect_ratios[k]`` (given in full: ``1/r`` is not added) at ``s_k``, then, when
+    ``interpolated_scale_aspect_ratio > 0``, one at ``sqrt(s_k s_{k+1})`` with that ratio. With
+    ``reduce_boxes_in_lowest_layer``, level 0 has only ``(0.1, 1), (s_0, 2), (s_0, 1/2)``.
+    """
+    if len(aspect_ratios) != num_levels:
+        raise ValueError(f"{num_levels} levels but aspect ratios for {len(aspect_ratios)}: {list(aspect_ratios)}")
+    if num_levels == 1:
+        scales = [min_scale, 1.0]
+    else:
+        scales = [min_scale + (max_scale - min_scale) * k / (num_levels - 1) for k in range(num_levels)] + [1.0]
+    specs = []
+    for k in range(num_levels):
+        if k == 0 and reduce_boxes_in_lowest_layer:
+            specs.append([(LOWEST_LAYER_SCALE, 1.0), (scales[0], 2.0), (scales[0], 0.5)])
+            continue
+        level = [(scales[k], float(r)) for r in aspect_ratios[k]]
+        if interpolated_scale_aspect_ratio > 0:
+            level.append((math.sqrt(scales[k] * scales[k + 1]), interpolated_scale_aspect_ratio))
+        specs.append(level)
+    return specs
+
+
+def multiple_grid_boxes(
+    *,
+    feature_sizes: Sequence[tuple[int, int]],
+    image_size: tuple[int, int],
+    box_specs: Sequence[Sequence[tuple[float, float]]],
+) -> Tensor:
+    """Default boxes of TF's multiple-grid generator, ``Tensor[P, 4]`` float32 xyxy input pixels,
+    ordered level, row, column, box (TF's ``tile_anchors`` order).
+
+    A box of scale ``s`` and ratio ``r`` is ``s sqrt(r)`` wide and ``s / sqrt(r)`` high (fractions of
+    the image, base anchor 1 x 1 of a square input), centred at ``((j + 0.5) / w, (i + 0.5) / h)``
+    of cell ``(i, j)``; nothing is clipped (TF's SSD configs set no clip window).
+    """
+    if len(box_specs) != len(feature_sizes):
+        raise ValueError(f"{len(feature_sizes)} feature maps but box specs for {len(box_specs)} levels")
+    img_h, img_w = image_size
+    levels = []
+    for (fh, fw), specs in zip(feature_sizes, box_specs, strict=True):
+        cx = (torch.arange(fw, dtype=torch.float64) + 0.5) / fw
+        cy = (torch.arange(fh, dtype=torch.float64) + 0.5) / fh
+        cy, cx = torch.meshgrid(cy, cx, indexing="ij")
+        centres = torch.stack([cx, cy], dim=-1).reshape(-1, 1, 2)
+        wh = torch.tensor([(s * math.sqrt(r), s / math.sqrt(r)) for s, r in specs], dtype=torch.float64)
+        wh = wh.unsqueeze(0).expand(centres.shape[0], -1, -1)
+        centres = centres.expand_as(wh)
+        levels.append(torch.cat([centres - wh / 2, centres + wh / 2], dim=-1).reshape(-1, 4))
+    scale = torch.tensor([img_w, img_h, img_w, img_h], dtype=torch.float64)
+    return (torch.cat(levels) * scale).to(torch.float32)

@@ -7,12 +7,20 @@ import logging
 import torch
 from torch import Tensor, nn
 
-from .anchors import boxes_per_location, caffe_scales, default_boxes, linear_scales
+from .anchors import (
+    boxes_per_location,
+    caffe_scales,
+    default_boxes,
+    linear_scales,
+    multiple_grid_box_specs,
+    multiple_grid_boxes,
+)
 from .backbone import build_backbone
 from .box_coder import BoxCoder
 from .detector import InputNormalizer, SSDDetector
 from .head.box_head import PostprocessSettings, SSDBoxHead
 from .loss import DetectionLoss
+from .padding import use_tf_same_padding
 from .postprocess import SCORE_ACTIVATIONS
 from .registry import LOSSES, NECKS, PREDICTORS
 
@@ -48,9 +56,33 @@ def prior_sizes(cfg, num_levels: int) -> tuple[list[float], list[float]]:
     return [s * size for s in scales[:-1]], [s * size for s in scales[1:]]
 
 
+def multiple_grid_specs(cfg) -> list[list[tuple[float, float]]]:
+    """``(scale, ratio)`` per box and level of ``MODEL.PRIORS.GENERATOR = "multiple_grid"``."""
+    p = cfg.MODEL.PRIORS
+    return multiple_grid_box_specs(
+        num_levels=len(p.ASPECT_RATIOS),
+        min_scale=p.MIN_RATIO,
+        max_scale=p.MAX_RATIO,
+        aspect_ratios=p.ASPECT_RATIOS,
+        interpolated_scale_aspect_ratio=p.INTERPOLATED_SCALE_ASPECT_RATIO,
+        reduce_boxes_in_lowest_layer=p.REDUCE_BOXES_IN_LOWEST_LAYER,
+    )
+
+
+def prior_boxes_per_location(cfg) -> list[int]:
+    """Default boxes per cell on each level, as ``MODEL.PRIORS`` lays them out."""
+    if cfg.MODEL.PRIORS.GENERATOR == "multiple_grid":
+        return [len(level) for level in multiple_grid_specs(cfg)]
+    return boxes_per_location(cfg.MODEL.PRIORS.ASPECT_RATIOS)
+
+
 def build_priors(cfg, feature_sizes: list[tuple[int, int]]) -> Tensor:
     """Default boxes ``Tensor[P, 4]`` xyxy input pixels for the given feature-map sizes."""
     p, size = cfg.MODEL.PRIORS, cfg.INPUT.IMAGE_SIZE
+    if p.GENERATOR == "multiple_grid":
+        return multiple_grid_boxes(
+            feature_sizes=feature_sizes, image_size=(size, size), box_specs=multiple_grid_specs(cfg)
+        )
     min_sizes, max_sizes = prior_sizes(cfg, len(feature_sizes))
     return default_boxes(
         feature_sizes=feature_sizes,
@@ -104,6 +136,9 @@ def build_model(cfg, *, num_classes: int | None = None) -> SSDDetector:
             f"maps (channels {neck.out_channels}) but MODEL.PRIORS.ASPECT_RATIOS describes "
             f"{len(aspect_ratios)} levels"
         )
+    for part, module in (("BACKBONE", backbone), ("NECK", neck)):
+        if cfg.MODEL[part].PADDING == "tf_same":
+            logger.info("MODEL.%s.PADDING: TF SAME padding in %d strided convs", part, use_tf_same_padding(module))
     size = cfg.INPUT.IMAGE_SIZE
     feature_sizes = probe_feature_sizes(backbone, neck, size)
     if any(h < 1 or w < 1 for h, w in feature_sizes):
@@ -114,7 +149,7 @@ def build_model(cfg, *, num_classes: int | None = None) -> SSDDetector:
     predictor = PREDICTORS.get(cfg.MODEL.BOX_HEAD.PREDICTOR)(
         cfg,
         in_channels=neck.out_channels,
-        boxes_per_location=boxes_per_location(aspect_ratios),
+        boxes_per_location=prior_boxes_per_location(cfg),
         num_classes=num_classes,
         cls_bias_prior=loss.cls_bias_prior,
     )
@@ -123,7 +158,7 @@ def build_model(cfg, *, num_classes: int | None = None) -> SSDDetector:
         priors=priors,
         image_size=(size, size),
         loss=loss,
-        box_coder=BoxCoder(cfg.MODEL.CENTER_VARIANCE, cfg.MODEL.SIZE_VARIANCE),
+        box_coder=BoxCoder(cfg.MODEL.CENTER_VARIANCE, cfg.MODEL.SIZE_VARIANCE, cfg.MODEL.BOX_ORDER),
         iou_threshold=cfg.MODEL.THRESHOLD,
         matcher=cfg.MODEL.MATCHER,
         postprocess=PostprocessSettings(
@@ -133,6 +168,7 @@ def build_model(cfg, *, num_classes: int | None = None) -> SSDDetector:
             max_detections=cfg.TEST.MAX_PER_IMAGE,
             activation=loss.score_activation,
             clip_boxes=cfg.TEST.CLIP_BOXES,
+            clip_after_nms=cfg.TEST.CLIP_AFTER_NMS,
         ),
     )
     normalizer = InputNormalizer(

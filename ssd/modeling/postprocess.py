@@ -68,16 +68,18 @@ def postprocess_detections(
     max_detections: int,
     activation: str = "softmax",
     clip_boxes: bool = True,
+    clip_after_nms: bool = False,
 ) -> list[dict[str, Tensor]]:
     """``cls_logits`` ``Tensor[B, P, C]``, ``box_deltas`` ``Tensor[B, P, 4]``, ``priors``
     ``Tensor[P, 4]`` -> one :func:`select_detections` dict per image, boxes xyxy in pixels of the
     ``image_size = (H, W)`` network input, clipped to it before NMS when ``clip_boxes`` (torchvision
-    does, lufficc does not)."""
+    does, lufficc does not), or after it when ``clip_after_nms`` (the TF object-detection API, whose
+    NMS sees the unclipped boxes)."""
     scores = class_scores(cls_logits, activation)
     boxes = box_coder.decode(box_deltas.float(), priors)
     if clip_boxes:
         boxes = clip_boxes_to_image(boxes, image_size)
-    return [
+    results = [
         select_detections(
             boxes[i],
             scores[i],
@@ -88,3 +90,7 @@ def postprocess_detections(
         )
         for i in range(scores.shape[0])
     ]
+    if clip_after_nms:
+        for r in results:
+            r["boxes"] = clip_boxes_to_image(r["boxes"], image_size)
+    return results

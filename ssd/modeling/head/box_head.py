@@ -23,6 +23,7 @@ class PostprocessSettings:
     max_detections: int = 100
     activation: str = "softmax"  # the loss's score_activation (ssd.modeling.loss.DetectionLoss)
     clip_boxes: bool = True  # clip decoded boxes to the input before NMS
+    clip_after_nms: bool = False  # clip the detections after NMS (TF object-detection API)
 
 
 def build_targets(
@@ -122,4 +123,5 @@ class SSDBoxHead(nn.Module):
             max_detections=p.max_detections,
             activation=p.activation,
             clip_boxes=p.clip_boxes,
+            clip_after_nms=p.clip_after_nms,
         )

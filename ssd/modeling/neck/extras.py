@@ -16,6 +16,8 @@ from torchvision.ops import Conv2dNormActivation
 from ..init import init_conv_weights
 from ..registry import NECKS
 
+_ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6}
+
 
 class ExtraLevels(nn.Module):
     """Base of necks that append ``self.blocks`` levels, each fed by the previous map:
@@ -41,6 +43,8 @@ class SSDExtraLayers(ExtraLevels):
             (``mid_channels`` empty = half of ``out_channels``, torchvision's SSDLite rule).
         depthwise: SSDLite blocks (1x1 -> depthwise kxk -> 1x1, each BN + ReLU6).
         use_bn: BatchNorm + ReLU in plain SSD blocks (VGG's have ReLU only, with conv biases).
+        activation: of the plain SSD blocks, ``"relu"`` or ``"relu6"`` (TF's ssd_mobilenet_v2);
+            SSDLite blocks always use ReLU6.
         init: ``"xavier"`` (Caffe SSD) or ``"normal"`` (N(0, 0.03), torchvision SSDLite).
     """
 
@@ -55,6 +59,7 @@ class SSDExtraLayers(ExtraLevels):
         kernel_sizes: Sequence[int],
         depthwise: bool = False,
         use_bn: bool = False,
+        activation: str = "relu",
         norm_eps: float = 1e-5,
         norm_momentum: float = 0.1,
         init: str = "xavier",
@@ -67,6 +72,9 @@ class SSDExtraLayers(ExtraLevels):
                 f"extra layers need one entry per level: out_channels {list(out_channels)}, mid_channels "
                 f"{mids}, strides {list(strides)}, paddings {list(paddings)}, kernel_sizes {list(kernel_sizes)}"
             )
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"activation = {activation!r}; expected one of {sorted(_ACTIVATIONS)}")
+        act = _ACTIVATIONS[activation]
         norm = partial(nn.BatchNorm2d, eps=norm_eps, momentum=norm_momentum)
         blocks = []
         prev = in_channels[-1]
@@ -80,13 +88,13 @@ class SSDExtraLayers(ExtraLevels):
                 )
             elif use_bn:
                 block = nn.Sequential(
-                    Conv2dNormActivation(prev, mid, 1, norm_layer=norm),
-                    Conv2dNormActivation(mid, out, k, stride=s, padding=p, norm_layer=norm),
+                    Conv2dNormActivation(prev, mid, 1, norm_layer=norm, activation_layer=act),
+                    Conv2dNormActivation(mid, out, k, stride=s, padding=p, norm_layer=norm, activation_layer=act),
                 )
             else:
                 block = nn.Sequential(
-                    nn.Conv2d(prev, mid, 1), nn.ReLU(inplace=True),
-                    nn.Conv2d(mid, out, k, stride=s, padding=p), nn.ReLU(inplace=True),
+                    nn.Conv2d(prev, mid, 1), act(inplace=True),
+                    nn.Conv2d(mid, out, k, stride=s, padding=p), act(inplace=True),
                 )
             blocks.append(block)
             prev = out
@@ -106,6 +114,7 @@ def _build(cfg, in_channels: Sequence[int], depthwise: bool) -> SSDExtraLayers:
         kernel_sizes=neck.KERNEL_SIZES,
         depthwise=depthwise,
         use_bn=neck.USE_BN,
+        activation=neck.ACTIVATION,
         norm_eps=cfg.MODEL.NORM_EPS,
         norm_momentum=cfg.MODEL.NORM_MOMENTUM,
         init=cfg.MODEL.INIT,

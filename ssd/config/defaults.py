@@ -29,12 +29,23 @@ _C.MODEL.BACKBONE.NAME = "vgg16"  # a name in ssd.modeling.BACKBONES
 _C.MODEL.BACKBONE.WEIGHTS = ""  # pretrained: torchvision weights name (VGG16_Weights.IMAGENET1K_V1), URL or path
 _C.MODEL.BACKBONE.WIDTH_MULT = 1.0  # channel width multiplier (MobileNet family)
 _C.MODEL.BACKBONE.REDUCED_TAIL = False  # MobileNetV3: halve the channels of the last stage (paper §6.3)
-_C.MODEL.BACKBONE.VARIANT = "paper"  # "paper" or a reference implementation's form, e.g. "lufficc"
+_C.MODEL.BACKBONE.VARIANT = "paper"  # "paper" or a reference implementation's form, e.g. "lufficc", "houqb"
+# MobileNeXt's stride-32 head map: "output" (the network's end) or "before_linear" (houqb: before the
+# last block's final linear depthwise conv; the extra layers then start from the output)
+_C.MODEL.BACKBONE.LAST_TAP = "output"  # "output" or "before_linear" (see above)
+# A recipe that starts from ImageNet weights: tools/train.py refuses a long run (over
+# ssd.engine.preflight.LONG_RUN_ITERS iterations) with MODEL.BACKBONE.WEIGHTS empty unless FROM_SCRATCH
+_C.MODEL.BACKBONE.WEIGHTS_REQUIRED = False  # the config's recipe needs backbone weights (see above)
+_C.MODEL.BACKBONE.FROM_SCRATCH = False  # training the backbone from random weights is intended
 _C.MODEL.BACKBONE.OUT_STRIDES = []  # strides of the maps returned ([8, 16, 32] for an FPN); [] = default
+# backbone init before WEIGHTS load: "default" (the classifier's own, e.g. torchvision's Kaiming) or
+# "normal": every conv N(0, 0.03), biases 0 (torchvision's SSDLite when it trains without ImageNet weights)
+_C.MODEL.BACKBONE.INIT = "default"  # "default" or "normal" (see above)
 _C.MODEL.BACKBONE.ALLOW_PARTIAL_WEIGHTS = False  # accept WEIGHTS that leave backbone tensors untrained (else an error)
 
 _C.MODEL.NECK = CN()
-_C.MODEL.NECK.NAME = "ssd_extras"  # NECKS: ssd_extras, ssdlite_extras, fpn, ssdlite_fpn, lufficc_mnv2_extras
+# a name in NECKS: ssd_extras, ssdlite_extras, fpn, ssdlite_fpn, lufficc_mnv2_extras, sandglass_extras
+_C.MODEL.NECK.NAME = "ssd_extras"  # a name in ssd.modeling.NECKS (see above)
 _C.MODEL.NECK.OUT_CHANNELS = [512, 256, 256, 256]  # channels of each extra level (SSD300)
 _C.MODEL.NECK.MID_CHANNELS = [256, 128, 128, 128]  # 1x1 bottleneck channels per extra level; [] = half
 _C.MODEL.NECK.STRIDES = [2, 2, 1, 1]  # stride of each extra level's spatial conv

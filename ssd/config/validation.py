@@ -7,7 +7,9 @@ from yacs.config import CfgNode as CN
 
 _CHOICES = {
     "MODEL.PRIORS.CLIP": ("none", "wh", "cxcywh", "xyxy"),
-    "MODEL.BACKBONE.VARIANT": ("paper", "lufficc"),
+    "MODEL.BACKBONE.VARIANT": ("paper", "lufficc", "houqb"),
+    "MODEL.BACKBONE.LAST_TAP": ("output", "before_linear"),
+    "MODEL.BACKBONE.INIT": ("default", "normal"),
     "MODEL.INIT": ("xavier", "normal"),
     "MODEL.MATCHER": ("bipartite", "argmax"),
     "SOLVER.LR_SCHEDULER": ("multistep", "cosine"),

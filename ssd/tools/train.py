@@ -12,6 +12,7 @@ import sys
 
 from ssd.config import load_config
 from ssd.engine import setup_run, train
+from ssd.engine.preflight import check_backbone_start
 from ssd.tools.args import add_overrides, entry_point, parse_args
 from ssd.utils.distributed import destroy_distributed
 
@@ -22,7 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config-file", required=True, help="YAML config")
     add_overrides(parser)
     args = parse_args(parser, argv)
-    run = setup_run(load_config(args.config_file, args.opts))
+    cfg = load_config(args.config_file, args.opts)
+    check_backbone_start(cfg, source=args.config_file)
+    run = setup_run(cfg)
     try:
         train(run)
     finally:

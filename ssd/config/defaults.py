@@ -81,6 +81,9 @@ _C.MODEL.THRESHOLD = 0.5  # IoU for a default box to match a ground truth (paper
 # each a distinct prior) or "argmax" (torchvision / lufficc / NVIDIA: its best prior, later ones win ties)
 _C.MODEL.MATCHER = "argmax"  # "bipartite" or "argmax" (see above)
 _C.MODEL.NEG_POS_RATIO = 3  # hard negatives per positive (paper §2.2)
+# multibox loss divisor: "batch" (paper eq. 1: the batch's positives) or "image" (NVIDIA: each
+# image by its own positives, then the mean over images)
+_C.MODEL.LOSS_NORMALISATION = "batch"  # "batch" or "image" (see above)
 _C.MODEL.MIN_NEGATIVES = 0  # negatives mined per image even with no positives (background-only images)
 _C.MODEL.FOCAL_ALPHA = 0.25  # focal loss alpha (Lin et al. 2017)
 _C.MODEL.FOCAL_GAMMA = 2.0  # focal loss gamma
@@ -133,6 +136,9 @@ _C.SOLVER.OPTIMIZER = "sgd"  # "sgd" (the papers') or "adamw" (fast from-scratch
 _C.SOLVER.MOMENTUM = 0.9  # SGD momentum
 _C.SOLVER.WEIGHT_DECAY = 5e-4  # L2 weight decay
 _C.SOLVER.NO_DECAY_NORM_BIAS = False  # no weight decay on normalisation and bias parameters
+# Caffe SSD (model_libs.py): every conv bias at lr_mult 2, decay_mult 0 (SGD only)
+_C.SOLVER.BIAS_LR_FACTOR = 1.0  # LR multiplier of conv / linear biases (Caffe: 2)
+_C.SOLVER.NO_DECAY_BIAS = False  # no weight decay on conv / linear biases (Caffe: True)
 _C.SOLVER.LR_SCHEDULER = "multistep"  # "multistep" or "cosine"
 _C.SOLVER.LR_STEPS = [80000, 100000]  # multistep: iterations where LR is multiplied by GAMMA
 _C.SOLVER.GAMMA = 0.1  # multistep decay factor

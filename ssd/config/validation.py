@@ -12,6 +12,7 @@ _CHOICES = {
     "MODEL.BACKBONE.INIT": ("default", "normal"),
     "MODEL.INIT": ("xavier", "normal"),
     "MODEL.MATCHER": ("bipartite", "argmax"),
+    "MODEL.LOSS_NORMALISATION": ("batch", "image"),
     "SOLVER.LR_SCHEDULER": ("multistep", "cosine"),
     "SOLVER.OPTIMIZER": ("sgd", "adamw"),
     "SOLVER.AMP": ("off", "fp16", "bf16"),

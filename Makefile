@@ -24,6 +24,7 @@ quickstart: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 # what `make quickstart` writes (tools/quickstart.py): the dataset, the run, the annotated demo copies
 QUICKSTART_OUTPUTS := datasets/synthetic_quickstart outputs/quickstart demo/output

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchvision.ops import sigmoid_focal_loss
 
+from ..config.choices import LOSS_NORMALISATIONS
 from ..utils.distributed import all_reduce_sum, get_world_size
 from .registry import LOSSES
 
@@ -106,10 +107,9 @@ def positive_box_loss(box_deltas: Tensor, target_deltas: Tensor, positive: Tenso
     return F.smooth_l1_loss(box_deltas[positive], target_deltas[positive], reduction="sum", beta=1.0)
 
 
-#: How the multibox loss is normalised: "batch" (paper eq. 1, Caffe, lufficc, torchvision: by the
-#: batch's positives) or "image" (NVIDIA DeepLearningExamples SSD: each image by its own positives,
-#: images without any count 0, then the mean over the batch)
-LOSS_NORMALISATIONS = ("batch", "image")
+# How the multibox loss is normalised (LOSS_NORMALISATIONS): "batch" (paper eq. 1, Caffe, lufficc,
+# torchvision: by the batch's positives) or "image" (NVIDIA DeepLearningExamples SSD: each image by
+# its own positives, images without any count 0, then the mean over the batch)
 
 
 @dataclass(frozen=True)

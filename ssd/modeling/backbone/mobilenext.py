@@ -42,6 +42,7 @@ from functools import partial
 from torch import Tensor, nn
 from torchvision.ops import Conv2dNormActivation
 
+from ...config.choices import LAST_TAPS
 from ..registry import BACKBONES
 from .base import ShapeSpec
 from .taps import Tap, TappedBackbone, run_taps
@@ -59,7 +60,6 @@ MOBILENEXT_STAGES = (
 )
 STEM_CHANNELS = 32
 VARIANTS = ("paper", "houqb")
-LAST_TAPS = ("output", "before_linear")
 
 
 def make_divisible(value: float, divisor: int) -> int:

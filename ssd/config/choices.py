@@ -10,7 +10,10 @@ not listed: a registry is its own list, checked by its builder.
 from __future__ import annotations
 
 CLIP_MODES = ("none", "wh", "cxcywh", "xyxy")  # ssd.modeling.anchors
-BACKBONE_VARIANTS = ("paper", "lufficc")  # ssd.modeling.backbone.mobilenet_v2 (tap layouts)
+BACKBONE_VARIANTS = ("paper", "lufficc", "houqb")  # ssd.modeling.backbone.mobilenet_v2, .mobilenext
+LAST_TAPS = ("output", "before_linear")  # ssd.modeling.backbone.mobilenext
+BACKBONE_INITS = ("default", "normal")  # ssd.modeling.backbone.build
+LOSS_NORMALISATIONS = ("batch", "image")  # ssd.modeling.loss
 INIT_MODES = ("xavier", "normal")  # ssd.modeling.init
 MATCHERS = ("bipartite", "argmax")  # ssd.modeling.matcher
 LR_SCHEDULES = ("multistep", "cosine")  # ssd.solver.lr_scheduler
@@ -34,6 +37,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "MODEL.NECK.ACTIVATION": NECK_ACTIVATIONS,
     "MODEL.BOX_ORDER": BOX_ORDERS,
     "MODEL.BACKBONE.VARIANT": BACKBONE_VARIANTS,
+    "MODEL.BACKBONE.LAST_TAP": LAST_TAPS,
+    "MODEL.BACKBONE.INIT": BACKBONE_INITS,
+    "MODEL.LOSS_NORMALISATION": LOSS_NORMALISATIONS,
     "MODEL.INIT": INIT_MODES,
     "MODEL.MATCHER": MATCHERS,
     "SOLVER.LR_SCHEDULER": LR_SCHEDULES,

@@ -29,17 +29,28 @@ _C.MODEL.BACKBONE.NAME = "vgg16"  # a name in ssd.modeling.BACKBONES
 _C.MODEL.BACKBONE.WEIGHTS = ""  # pretrained: torchvision weights name (VGG16_Weights.IMAGENET1K_V1), URL or path
 _C.MODEL.BACKBONE.WIDTH_MULT = 1.0  # channel width multiplier (MobileNet family)
 _C.MODEL.BACKBONE.REDUCED_TAIL = False  # MobileNetV3: halve the channels of the last stage (paper §6.3)
-_C.MODEL.BACKBONE.VARIANT = "paper"  # "paper" or a reference implementation's form, e.g. "lufficc"
+_C.MODEL.BACKBONE.VARIANT = "paper"  # "paper" or a reference implementation's form, e.g. "lufficc", "houqb"
+# MobileNeXt's stride-32 head map: "output" (the network's end) or "before_linear" (houqb: before the
+# last block's final linear depthwise conv; the extra layers then start from the output)
+_C.MODEL.BACKBONE.LAST_TAP = "output"  # "output" or "before_linear" (see above)
+# A recipe that starts from ImageNet weights: tools/train.py refuses a long run (over
+# ssd.engine.preflight.LONG_RUN_ITERS iterations) with MODEL.BACKBONE.WEIGHTS empty unless FROM_SCRATCH
+_C.MODEL.BACKBONE.WEIGHTS_REQUIRED = False  # the config's recipe needs backbone weights (see above)
+_C.MODEL.BACKBONE.FROM_SCRATCH = False  # training the backbone from random weights is intended
 _C.MODEL.BACKBONE.OUT_STRIDES = []  # strides of the maps returned ([8, 16, 32] for an FPN); [] = default
 # How the backbone's strided "same" convs pad: "symmetric" (PyTorch, Caffe: (k-1)/2 each side) or "tf_same"
 # (TensorFlow's SAME: only what is needed, the odd pixel at the bottom / right: TF object-detection API
 # weights; lufficc's EfficientNet, whose extra layers are symmetric). Stride-1 and padding-0 convs are the
 # same in both (ssd/modeling/padding.py).
 _C.MODEL.BACKBONE.PADDING = "symmetric"  # "symmetric" or "tf_same" (see above)
+# backbone init before WEIGHTS load: "default" (the classifier's own, e.g. torchvision's Kaiming) or
+# "normal": every conv N(0, 0.03), biases 0 (torchvision's SSDLite when it trains without ImageNet weights)
+_C.MODEL.BACKBONE.INIT = "default"  # "default" or "normal" (see above)
 _C.MODEL.BACKBONE.ALLOW_PARTIAL_WEIGHTS = False  # accept WEIGHTS that leave backbone tensors untrained (else an error)
 
 _C.MODEL.NECK = CN()
-_C.MODEL.NECK.NAME = "ssd_extras"  # NECKS: ssd_extras, ssdlite_extras, fpn, ssdlite_fpn, lufficc_mnv2_extras
+# a name in NECKS: ssd_extras, ssdlite_extras, fpn, ssdlite_fpn, lufficc_mnv2_extras, sandglass_extras
+_C.MODEL.NECK.NAME = "ssd_extras"  # a name in ssd.modeling.NECKS (see above)
 _C.MODEL.NECK.OUT_CHANNELS = [512, 256, 256, 256]  # channels of each extra level (SSD300)
 _C.MODEL.NECK.MID_CHANNELS = [256, 128, 128, 128]  # 1x1 bottleneck channels per extra level; [] = half
 _C.MODEL.NECK.STRIDES = [2, 2, 1, 1]  # stride of each extra level's spatial conv
@@ -85,6 +96,9 @@ _C.MODEL.THRESHOLD = 0.5  # IoU for a default box to match a ground truth (paper
 # each a distinct prior) or "argmax" (torchvision / lufficc / NVIDIA: its best prior, later ones win ties)
 _C.MODEL.MATCHER = "argmax"  # "bipartite" or "argmax" (see above)
 _C.MODEL.NEG_POS_RATIO = 3  # hard negatives per positive (paper §2.2)
+# multibox loss divisor: "batch" (paper eq. 1: the batch's positives) or "image" (NVIDIA: each
+# image by its own positives, then the mean over images)
+_C.MODEL.LOSS_NORMALISATION = "batch"  # "batch" or "image" (see above)
 _C.MODEL.MIN_NEGATIVES = 0  # negatives mined per image even with no positives (background-only images)
 _C.MODEL.FOCAL_ALPHA = 0.25  # focal loss alpha (Lin et al. 2017)
 _C.MODEL.FOCAL_GAMMA = 2.0  # focal loss gamma
@@ -138,6 +152,9 @@ _C.SOLVER.OPTIMIZER = "sgd"  # "sgd" (the papers') or "adamw" (fast from-scratch
 _C.SOLVER.MOMENTUM = 0.9  # SGD momentum
 _C.SOLVER.WEIGHT_DECAY = 5e-4  # L2 weight decay
 _C.SOLVER.NO_DECAY_NORM_BIAS = False  # no weight decay on normalisation and bias parameters
+# Caffe SSD (model_libs.py): every conv bias at lr_mult 2, decay_mult 0 (SGD only)
+_C.SOLVER.BIAS_LR_FACTOR = 1.0  # LR multiplier of conv / linear biases (Caffe: 2)
+_C.SOLVER.NO_DECAY_BIAS = False  # no weight decay on conv / linear biases (Caffe: True)
 _C.SOLVER.LR_SCHEDULER = "multistep"  # "multistep" or "cosine"
 _C.SOLVER.LR_STEPS = [80000, 100000]  # multistep: iterations where LR is multiplied by GAMMA
 _C.SOLVER.GAMMA = 0.1  # multistep decay factor

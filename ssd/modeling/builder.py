@@ -129,6 +129,12 @@ def build_model(cfg, *, num_classes: int | None = None) -> SSDDetector:
         )
     backbone = build_backbone(cfg)
     neck = NECKS.get(cfg.MODEL.NECK.NAME)(cfg, list(backbone.out_channels))
+    if backbone.neck_input_only != getattr(neck, "neck_input_only", False):
+        raise ValueError(
+            f"{cfg.MODEL.BACKBONE.NAME} neck_input_only = {backbone.neck_input_only} (its last map feeds the neck "
+            f"only) but {cfg.MODEL.NECK.NAME} neck_input_only = {getattr(neck, 'neck_input_only', False)}: "
+            "MODEL.BACKBONE.LAST_TAP before_linear goes with MODEL.NECK.NAME sandglass_extras"
+        )
     aspect_ratios = cfg.MODEL.PRIORS.ASPECT_RATIOS
     if len(neck.out_channels) != len(aspect_ratios):
         raise ValueError(

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchvision.ops import sigmoid_focal_loss
 
+from ..config.choices import LOSS_NORMALISATIONS
 from ..utils.distributed import all_reduce_sum, get_world_size
 from .registry import LOSSES
 
@@ -106,36 +107,59 @@ def positive_box_loss(box_deltas: Tensor, target_deltas: Tensor, positive: Tenso
     return F.smooth_l1_loss(box_deltas[positive], target_deltas[positive], reduction="sum", beta=1.0)
 
 
+# How the multibox loss is normalised (LOSS_NORMALISATIONS): "batch" (paper eq. 1, Caffe, lufficc,
+# torchvision: by the batch's positives) or "image" (NVIDIA DeepLearningExamples SSD: each image by
+# its own positives, images without any count 0, then the mean over the batch)
+
+
 @dataclass(frozen=True)
 class MultiBoxLoss(DetectionLoss):
     """SSD's objective (paper eq. 1): Smooth L1 on positives plus softmax cross-entropy on positives
     and mined hard negatives, both divided by the number of positives in the batch (1 if none; see
-    :func:`positive_normaliser`). Softmax scores, class biases starting at zero."""
+    :func:`positive_normaliser`); or, with ``normalisation="image"``, NVIDIA's form
+    ``mean_i(loss_i / N_i)`` over the images, 0 for an image with no positives
+    (``(total_loss * num_mask / pos_num).mean(0)``; under DDP the gradient average over ranks makes
+    it the mean over the global batch). Softmax scores, class biases starting at zero."""
 
     score_activation: ClassVar[str] = "softmax"
     cls_bias_prior: ClassVar[None] = None
 
     neg_pos_ratio: float = 3.0
     min_negatives: int = 0
+    normalisation: str = "batch"
+
+    def __post_init__(self) -> None:
+        if self.normalisation not in LOSS_NORMALISATIONS:
+            raise ValueError(
+                f"loss normalisation = {self.normalisation!r}; expected one of {list(LOSS_NORMALISATIONS)}"
+            )
 
     def __call__(
         self, cls_logits: Tensor, box_deltas: Tensor, labels: Tensor, target_deltas: Tensor
     ) -> dict[str, Tensor]:
         num_classes = cls_logits.shape[-1]
         positive = labels > 0
-        normaliser = positive_normaliser(positive, cls_logits.dtype)
-        box_loss = positive_box_loss(box_deltas, target_deltas, positive)
         ce = F.cross_entropy(
             cls_logits.reshape(-1, num_classes).float(), labels.reshape(-1), reduction="none"
         ).view_as(labels)
         negative = hard_negative_mask(ce, positive, self.neg_pos_ratio, self.min_negatives)
+        if self.normalisation == "image":
+            per_prior = F.smooth_l1_loss(box_deltas, target_deltas, reduction="none", beta=1.0).sum(-1)
+            box_per_image = (per_prior * positive).sum(1)
+            cls_per_image = (ce * (positive | negative)).sum(1)
+            num_pos = positive.sum(1)
+            weight = (num_pos > 0).to(ce.dtype) / num_pos.clamp(min=1).to(ce.dtype)
+            return {"loss_box": (box_per_image * weight).mean(), "loss_cls": (cls_per_image * weight).mean()}
+        normaliser = positive_normaliser(positive, cls_logits.dtype)
+        box_loss = positive_box_loss(box_deltas, target_deltas, positive)
         cls_loss = ce[positive | negative].sum()
         return {"loss_box": box_loss / normaliser, "loss_cls": cls_loss / normaliser}
 
 
 @LOSSES.register("multibox")
 def build_multibox_loss(cfg) -> MultiBoxLoss:
-    return MultiBoxLoss(neg_pos_ratio=cfg.MODEL.NEG_POS_RATIO, min_negatives=cfg.MODEL.MIN_NEGATIVES)
+    return MultiBoxLoss(neg_pos_ratio=cfg.MODEL.NEG_POS_RATIO, min_negatives=cfg.MODEL.MIN_NEGATIVES,
+                        normalisation=cfg.MODEL.LOSS_NORMALISATION)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,9 @@ def build_optimizer(cfg: CfgNode, model: nn.Module) -> torch.optim.Optimizer:
     (world-size scaling is applied to the config beforehand, see :func:`ssd.engine.scaling.scale_for_world`)."""
     s = cfg.SOLVER
     if s.OPTIMIZER == "adamw":
+        if s.BIAS_LR_FACTOR != 1.0 or s.NO_DECAY_BIAS:
+            raise ValueError(f"SOLVER.BIAS_LR_FACTOR {s.BIAS_LR_FACTOR} / NO_DECAY_BIAS {s.NO_DECAY_BIAS} are SGD "
+                             "options (Caffe's); SOLVER.OPTIMIZER is adamw")
         return make_adamw(model, lr=s.LR, weight_decay=s.WEIGHT_DECAY, no_decay_norm_bias=s.NO_DECAY_NORM_BIAS)
     return make_sgd(
         model,
@@ -24,6 +27,8 @@ def build_optimizer(cfg: CfgNode, model: nn.Module) -> torch.optim.Optimizer:
         momentum=s.MOMENTUM,
         weight_decay=s.WEIGHT_DECAY,
         no_decay_norm_bias=s.NO_DECAY_NORM_BIAS,
+        bias_lr_factor=s.BIAS_LR_FACTOR,
+        no_decay_bias=s.NO_DECAY_BIAS,
     )
 
 

@@ -22,9 +22,12 @@ def main(argv: list[str] | None = None) -> int:
     # torch and the library after the arguments: --help and a missing option answer at once
     from ssd.config import load_config
     from ssd.engine import setup_run, train
+    from ssd.engine.preflight import check_backbone_start
     from ssd.utils.distributed import destroy_distributed
 
-    run = setup_run(load_config(args.config_file, args.opts))
+    cfg = load_config(args.config_file, args.opts)
+    check_backbone_start(cfg, source=args.config_file)
+    run = setup_run(cfg)
     try:
         train(run)
     finally:

@@ -14,6 +14,7 @@ from ssd.evaluation.coco import COCOEvaluator
 from ssd.evaluation.voc import VOCEvaluator
 from ssd.modeling.anchors import default_boxes
 from ssd.modeling.backbone.mobilenet_v2 import VARIANT_TAP_MODES
+from ssd.modeling.backbone.mobilenext import VARIANTS as MOBILENEXT_VARIANTS
 from ssd.modeling.init import init_conv_weights
 from ssd.modeling.matcher import MATCHERS, match_from_iou
 from ssd.solver.build import build_optimizer
@@ -51,7 +52,8 @@ def test_every_default_is_a_declared_value():
 def test_the_owners_implement_exactly_the_declared_matchers_amp_modes_and_variants():
     assert tuple(MATCHERS) == choices.MATCHERS
     assert tuple(AMP_DTYPES) == choices.AMP_MODES
-    assert tuple(VARIANT_TAP_MODES) == choices.BACKBONE_VARIANTS
+    # MobileNetV2 implements the paper and lufficc layouts, MobileNeXt the paper and houqb forms
+    assert set(VARIANT_TAP_MODES) | set(MOBILENEXT_VARIANTS) == set(choices.BACKBONE_VARIANTS)
 
 
 def test_matchers_and_clip_modes_run_in_their_owners():

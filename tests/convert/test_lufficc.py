@@ -237,6 +237,44 @@ def _run_lufficc_mnv2(net: nn.Module, x: torch.Tensor, num_classes: int) -> tupl
     return outputs[0], outputs[1]
 
 
+def _lufficc_priors(feature_maps, steps, min_sizes, max_sizes, aspect_ratios, image_size=320):
+    """lufficc's PriorBox (ssd/modeling/anchors/prior_box.py): ``Tensor[P, 4]`` cx, cy, w, h relative
+    to the image, per level row-major cells, per cell min, sqrt(min max), then each ratio r as
+    (w sqrt r, h / sqrt r) and (w / sqrt r, h sqrt r); clamped to [0, 1]."""
+    priors = []
+    for k, f in enumerate(feature_maps):
+        scale = image_size / steps[k]
+        for i in range(f):
+            for j in range(f):
+                cx, cy = (j + 0.5) / scale, (i + 0.5) / scale
+                s = min_sizes[k] / image_size
+                big = math.sqrt(min_sizes[k] * max_sizes[k]) / image_size
+                priors += [[cx, cy, s, s], [cx, cy, big, big]]
+                for r in aspect_ratios[k]:
+                    r = math.sqrt(r)
+                    priors += [[cx, cy, s * r, s / r], [cx, cy, s / r, s * r]]
+    return torch.tensor(priors).clamp_(min=0, max=1)
+
+
+def test_converted_mobilenet_v2_has_the_v2_checkpoints_priors():
+    # lufficc changed the last three steps to 107, 160, 320 in the commit that released
+    # mobilenet_v2_ssd320_voc0712_v2.pth ("fix #137"); the converted config must use them
+    cfg = _cfg("ssdlite320_mnv2_voc0712_lufficc")
+    assert list(cfg.MODEL.PRIORS.STRIDES) == [16, 32, 64, 107, 160, 320]
+    model = build_model(cfg)
+    expected = _lufficc_priors([20, 10, 5, 3, 2, 1], [16, 32, 64, 107, 160, 320], [60, 105, 150, 195, 240, 285],
+                               [105, 150, 195, 240, 285, 330], [[2, 3]] * 6)
+    cx, cy, w, h = expected.unbind(1)
+    xyxy = torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1) * 320
+    assert model.box_head.priors.shape == (3234, 4)
+    torch.testing.assert_close(model.box_head.priors, xyxy, rtol=0, atol=1e-4)
+    # the first release's steps put the last three levels' centres elsewhere (up to 17.5 px)
+    old = _lufficc_priors([20, 10, 5, 3, 2, 1], [16, 32, 64, 100, 150, 300], [60, 105, 150, 195, 240, 285],
+                          [105, 150, 195, 240, 285, 330], [[2, 3]] * 6)
+    moved = (old[:, :2] - expected[:, :2]).abs().amax(1) * 320
+    assert torch.count_nonzero(moved > 1e-3) == 84 and abs(moved.max().item() - 17.5) < 1e-3
+
+
 def test_converted_mobilenet_v2_computes_lufficc_outputs(tmp_path):
     g = torch.Generator().manual_seed(5)
     state = synthetic_state_dict("lufficc_mobilenet_v2_ssd320_voc0712", seed=2)

@@ -1,8 +1,12 @@
-"""Stand-ins for released pretrained weights: randomly initialised torchvision classifiers (and a
-reduced-fc VGG16 in the layout of lufficc's ``vgg16_reducedfc.pth``) saved to local files, so the
+"""Stand-ins for released pretrained weights: randomly initialised torchvision classifiers (a
+reduced-fc VGG16 in the layout of lufficc's ``vgg16_reducedfc.pth``, the authors' MobileNeXt in
+that of ``mnext.pth.tar``) saved to local files, so the
 weights-loading paths run offline on files of the real key names and shapes."""
 
 from __future__ import annotations
+
+import json
+import os
 
 import pytest
 import torch
@@ -11,6 +15,25 @@ from torchvision.models import get_model_builder, get_model_weights, get_weight,
 from torchvision.models.vgg import cfgs, make_layers
 
 from ssd.modeling.backbone.vgg import REDUCED_FC_URL
+
+#: key names and shapes of the authors' MobileNeXt checkpoint (houqb/ssdlite-pytorch-mobilenext's
+#: weights/mnext.pth.tar), as its MobileNeXt class reads them
+HOUQB_KEYS = os.path.join(os.path.dirname(__file__), "fixtures", "houqb_mobilenext_imagenet_features.json")
+HOUQB_WEIGHTS = "weights/mnext.pth.tar"
+
+
+def houqb_mobilenext_state(seed: int = 0) -> dict[str, torch.Tensor]:
+    """The authors' MobileNeXt checkpoint layout (flat ``features.B.conv.K.*``): random values of
+    the reference key names and shapes, plus an ImageNet classifier the backbone leaves out."""
+    gen = torch.Generator().manual_seed(seed)
+    with open(HOUQB_KEYS, encoding="utf-8") as f:
+        shapes = json.load(f)
+    # positive values (running variances); distinct step counters, so each tensor is told apart
+    state = {k: (torch.tensor(1000 + i) if k.endswith("num_batches_tracked")
+                 else torch.rand(v, generator=gen) + 0.5) for i, (k, v) in enumerate(shapes.items())}
+    state.update({"classifier.1.weight": torch.randn(1000, 1280, generator=gen),
+                  "classifier.1.bias": torch.randn(1000, generator=gen)})
+    return state
 
 
 def reduced_fc_vgg16_state(seed: int = 0) -> dict[str, torch.Tensor]:
@@ -46,7 +69,12 @@ def standin_weights(tmp_path_factory):
     def get(spec: str) -> tuple[str, dict[str, torch.Tensor]]:
         if spec not in cache:
             torch.manual_seed(len(cache))
-            state = reduced_fc_vgg16_state() if spec == REDUCED_FC_URL else torchvision_classifier(spec).state_dict()
+            if spec == REDUCED_FC_URL:
+                state = reduced_fc_vgg16_state()
+            elif spec == HOUQB_WEIGHTS:
+                state = houqb_mobilenext_state()
+            else:
+                state = torchvision_classifier(spec).state_dict()
             path = folder / f"{spec.rsplit('/', 1)[-1]}.pth"
             torch.save(state, path)
             cache[spec] = (str(path), state)

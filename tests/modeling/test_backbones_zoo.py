@@ -266,7 +266,11 @@ def test_ssdlite320_mnext_model():
     model = build_model(_cfg("ssdlite320_mnext_coco.yaml"))
     assert model.neck.out_channels == [576, 1280, 512, 256, 256, 128]
     assert model.box_head.priors.shape == (3234, 4)
-    assert count_parameters(model) == 4_546_900
+    # the authors' backbone: 2,254,416 (the sum of the reference checkpoint's weights and biases),
+    # their sandglass extras: sum over levels of 11 C_in + (C_in + 2) mid + (mid + 2) out = 700,672
+    assert count_parameters(model.backbone) == 2_254_416
+    assert count_parameters(model.neck) == 700_672
+    assert count_parameters(model) == 4_558_404
 
 
 # --- lufficc's MobileNetV2 SSDLite320 ------------------------------------------------------------

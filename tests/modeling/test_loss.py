@@ -66,3 +66,38 @@ def test_single_process_normaliser_is_the_positive_count_at_least_one():
     positive = torch.tensor([[True, False, True], [False, False, True]])
     assert positive_normaliser(positive, torch.float32).item() == 3.0
     assert positive_normaliser(torch.zeros(2, 3, dtype=torch.bool), torch.float32).item() == 1.0
+
+
+def test_per_image_normalisation_by_hand():
+    # NVIDIA's Loss: (total_loss * num_mask / pos_num).mean(0). Image 0: one positive (prior 0), image
+    # 1: two positives (priors 0, 1), image 2: none; neg_pos_ratio 1, 3 classes, 4 priors
+    logits = torch.tensor([
+        [[0.0, 0.0, 1.0], [2.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 3.0]],
+        [[0.0, 1.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 2.0], [1.0, 0.0, 0.0]],
+        [[0.0, 0.0, 1.0], [0.0, 0.0, 2.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]],
+    ])
+    labels = torch.tensor([[2, 0, 0, 0], [1, 1, 0, 0], [0, 0, 0, 0]])
+    deltas = torch.zeros(3, 4, 4)
+    deltas[0, 0, 0] = 3.0  # smooth L1: 3 - 0.5 = 2.5
+    deltas[1, 0, 1] = 0.5  # 0.125
+    deltas[1, 1, 2] = -2.0  # 1.5
+    targets = torch.zeros(3, 4, 4)
+    image = MultiBoxLoss(neg_pos_ratio=1, normalisation="image")(logits, deltas, labels, targets)
+    batch = MultiBoxLoss(neg_pos_ratio=1)(logits, deltas, labels, targets)
+    # box: (2.5 / 1 + (0.125 + 1.5) / 2 + 0) / 3 images; by the batch's 3 positives: 4.125 / 3
+    assert abs(image["loss_box"].item() - (2.5 + 1.625 / 2) / 3) < 1e-6
+    assert abs(batch["loss_box"].item() - 4.125 / 3) < 1e-6
+    ce = [F.cross_entropy(logits[i], labels[i], reduction="none") for i in range(3)]
+    # hardest negative of image 0: prior 3 (background logit lowest against 3.0); image 1: both
+    # negatives (2 positives), image 2: none (no positives, MIN_NEGATIVES 0)
+    cls0 = ce[0][0] + ce[0][3]
+    cls1 = ce[1].sum()
+    assert abs(image["loss_cls"].item() - (cls0 / 1 + cls1 / 2).item() / 3) < 1e-5
+    assert abs(batch["loss_cls"].item() - (cls0 + cls1).item() / 3) < 1e-5
+
+
+def test_unknown_normalisation_is_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="'positives'.*'batch', 'image'"):
+        MultiBoxLoss(normalisation="positives")

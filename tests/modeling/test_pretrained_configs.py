@@ -23,6 +23,7 @@ def test_the_configs_with_weights_are_the_expected_ones():
         "ssd300_resnet50_coco.yaml", "ssd300_resnet50_voc0712.yaml",
         "ssd300_vgg16_coco.yaml", "ssd300_vgg16_voc0712.yaml",
         "ssd512_vgg16_coco.yaml", "ssd512_vgg16_voc0712.yaml",
+        "ssdlite320_mnext_coco.yaml", "ssdlite320_mnext_fpn_coco.yaml", "ssdlite320_mnext_voc0712.yaml",
         "ssdlite320_mnv2_coco.yaml", "ssdlite320_mnv2_fpn_coco.yaml", "ssdlite320_mnv2_voc0712.yaml",
         "ssdlite320_mnv2lufficc_voc0712.yaml", "ssdlite320_mnv3small_voc0712.yaml",
     ]

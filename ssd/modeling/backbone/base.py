@@ -4,7 +4,8 @@ A backbone is an ``nn.Module`` that
 
 - returns a list of feature maps from ``forward(Tensor[B, 3, H, W])``, finest first;
 - declares, per returned map, its channels and output stride in :meth:`Backbone.output_shape`
-  (``out_channels`` and ``strides`` are read from it, never set by hand);
+  (``out_channels`` and ``strides`` are read from it, never set by hand); the last map may feed
+  the neck only (:attr:`Backbone.neck_input_only`);
 - says how a pretrained state dict maps onto its own keys in :meth:`Backbone.adapt_pretrained`,
   and which of its tensors no pretrained classifier provides (:attr:`Backbone.new_layers`).
 
@@ -35,6 +36,11 @@ class Backbone(nn.Module, metaclass=ABCMeta):
     #: L2Norm scale): no pretrained classifier has them, so loading weights does not count them as
     #: left untrained.
     new_layers: tuple[str, ...] = ()
+
+    #: The last map ``forward`` returns feeds the neck only, not a head level (houqb's MobileNeXt:
+    #: the heads see the stride-32 map before the final linear depthwise conv, the extra layers
+    #: continue from after it). Only a neck declaring the same attribute accepts such a backbone.
+    neck_input_only: bool = False
 
     @abstractmethod
     def output_shape(self) -> list[ShapeSpec]:

@@ -109,8 +109,11 @@ def plan_taps(
     return taps
 
 
-def run_taps(features: nn.Sequential, taps: Sequence[Tap], x: Tensor, *, body: str = "conv") -> list[Tensor]:
-    """Run ``features`` on ``x`` up to the last tap; return the tapped maps in plan order."""
+def run_taps(
+    features: nn.Sequential, taps: Sequence[Tap], x: Tensor, *, body: str = "conv", append_output: bool = False
+) -> list[Tensor]:
+    """Run ``features`` on ``x`` up to the last tap; return the tapped maps in plan order, followed
+    by the output of the last tapped block when ``append_output``."""
     inside = {t.block: t.split for t in taps if t.split is not None}
     after = {t.block for t in taps if t.split is None}
     end = max(t.block for t in taps)
@@ -125,6 +128,8 @@ def run_taps(features: nn.Sequential, taps: Sequence[Tap], x: Tensor, *, body: s
             x = block(x)
         if i in after:
             outputs.append(x)
+    if append_output:
+        outputs.append(x)
     return outputs
 
 

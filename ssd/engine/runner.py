@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from yacs.config import CfgNode
 
+from ..checkpoint import load_pretrained_weights
 from ..config import resolve_device
 from ..data import resolve_num_classes
 from ..evaluation import build_evaluator, scalars
@@ -252,7 +253,10 @@ def train(
     last = ckpt.last_checkpoint(cfg.OUTPUT_DIR) if resume else None
     if not last and cfg.MODEL.WEIGHTS:
         weights = ckpt.load_checkpoint(cfg.MODEL.WEIGHTS, option="MODEL.WEIGHTS")
-        ckpt.load_model_weights(model, weights, source=cfg.MODEL.WEIGHTS, config=cfg, num_classes=num_classes)
+        load_pretrained_weights(model, weights, source=cfg.MODEL.WEIGHTS, class_names=class_names,
+                                class_map=dict(cfg.MODEL.WEIGHTS_CLASS_MAP),
+                                allow_partial=cfg.MODEL.WEIGHTS_ALLOW_PARTIAL, config=cfg, num_classes=num_classes,
+                                output_dir=cfg.OUTPUT_DIR if rank == 0 else None)
         logger.info("initialised the model from MODEL.WEIGHTS = %s", cfg.MODEL.WEIGHTS)
     optimizer = build_optimizer(cfg, model)
     scheduler = build_lr_scheduler(cfg, optimizer)

@@ -22,6 +22,7 @@ from yacs.config import CfgNode
 from ..checkpoint import load_pretrained_weights
 from ..config import resolve_device
 from ..data import resolve_num_classes
+from ..data.class_layout import ClassLayout, scoring_layout
 from ..evaluation import build_evaluator, scalars
 from ..evaluation.schema import json_safe
 from ..evaluation.writer import write_detections, write_metrics
@@ -115,25 +116,6 @@ class DatasetEvaluation:
     output_dir: str
 
 
-def _label_layout(name: str, dataset: Any, class_names: list[str],
-                  label_to_category_id: dict[int, int] | None) -> tuple[dict[int, int] | None, bool]:
-    """``(mapping, own)``: the label -> category id mapping to score ``dataset`` with, and whether
-    it is the model's own layout (a converted torchvision COCO model on a COCO set) rather than
-    the dataset's (``None`` for VOC-format sets). Raises ``ValueError`` when the model cannot be
-    scored on the set."""
-    if label_to_category_id is not None and getattr(dataset, "label_to_category_id", None) is not None:
-        missing = sorted(set(dataset.label_to_category_id.values()) - set(label_to_category_id.values()))
-        if missing:
-            raise ValueError(f"test set {name!r} has category ids {missing} that the model does not predict")
-        return label_to_category_id, True
-    if list(getattr(dataset, "class_names", class_names)) != list(class_names):
-        raise ValueError(
-            f"test set {name!r} has classes {list(dataset.class_names)} but the model was trained on "
-            f"{list(class_names)}"
-        )
-    return getattr(dataset, "label_to_category_id", None), False
-
-
 def iter_evaluations(
     cfg: CfgNode,
     model: nn.Module,
@@ -159,7 +141,9 @@ def iter_evaluations(
     for name in cfg.DATASETS.TEST:
         loader = builders["test_loader"](cfg, name, rank=rank, world_size=world_size)
         dataset = loader.dataset
-        mapping, own_layout = _label_layout(name, dataset, class_names, label_to_category_id)
+        model_layout = ClassLayout(class_names, label_to_category_id)
+        layout, own_layout = scoring_layout(model_layout, dataset.class_layout, name=name)
+        mapping = layout.label_to_category_id
         evaluator = build_evaluator(cfg, dataset, class_names, mapping if own_layout else None)
         local = run_inference(model, loader, device=device, input_size=model.image_size, evaluator=evaluator,
                               label_to_category_id=mapping, progress=progress and rank == 0,

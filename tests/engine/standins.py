@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ssd.data.class_layout import ClassLayout
+
 IMAGE_SIZE = 32
 CLASS_NAMES = ["circle", "square"]
 
@@ -72,6 +74,7 @@ class StandInTestSet:
     """``n`` images; even ones hold the box the stand-in predicts (class 1), odd ones another."""
 
     class_names = CLASS_NAMES
+    class_layout = ClassLayout(CLASS_NAMES)  # the dataset contract: no category ids, as a VOC-format set
 
     def __init__(self, n: int = 6):
         self.images = make_batch(99, 0, n)[0]

@@ -106,3 +106,26 @@ def test_eval_detections_gives_ap_1_on_the_ground_truth_itself(fmt, tmp_path, ca
     metrics = json.loads(written.read_text())[test_set]
     flat = json.dumps(metrics)  # as text: holds for the flat metrics and for ssd.evaluation.schema's
     assert ('"mAP": 1.0' if fmt == "voc" else '"AP": 1.0') in flat, flat
+
+
+@pytest.mark.parametrize("fmt", ["voc", "coco", "yolo"])
+def test_eval_detections_on_test_tools_own_detections_gives_its_numbers(fmt, tmp_path):
+    """ssd test -> detections.json -> ssd eval: the same metrics for every format (VOC-format sets
+    name images by dataset index there; ssd eval used to drop all of them as unknown ids)."""
+    from ssd.data.synthetic import write_voc, write_yolo
+
+    writer = {"voc": write_voc, "coco": write_coco, "yolo": write_yolo}[fmt]
+    writer(str(tmp_path / f"synthetic_{fmt}"), train=0, test=3, seed=2,
+           spec=replace(spec_for("easy"), min_side=100, max_side=120))
+    test_set = {"voc": "synthetic_voc_test", "coco": "synthetic_coco_test", "yolo": "synthetic_yolo_val"}[fmt]
+    data = ["DATASETS.ROOT", str(tmp_path), "DATASETS.TEST", f"('{test_set}',)", "DATALOADER.NUM_WORKERS", "0"]
+    ckpt = write_tiny_checkpoint(str(tmp_path / "model.pth"), class_names=["circle", "square", "triangle", "star"])
+    assert test_tool.main(["--ckpt", ckpt, *data, "OUTPUT_DIR", str(tmp_path / "out")]) == 0
+    result_dir = tmp_path / "out" / "inference" / test_set
+    expected = json.loads((result_dir / "metrics.json").read_text())
+    assert len(json.loads((result_dir / "detections.json").read_text())) > 0
+    written = tmp_path / "metrics.json"
+    assert eval_detections.main(["--config-file", CONFIG, "--detections", str(result_dir / "detections.json"),
+                                 "--output", str(written), *data]) == 0
+    assert json.dumps(json.loads(written.read_text()), sort_keys=True) == json.dumps({test_set: expected},
+                                                                                    sort_keys=True)

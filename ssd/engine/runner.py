@@ -20,6 +20,7 @@ from torch import nn
 from yacs.config import CfgNode
 
 from ..checkpoint import load_pretrained_weights
+from ..checkpoint.loading import detector_from_checkpoint
 from ..config import resolve_device
 from ..data import resolve_num_classes
 from ..data.class_layout import ClassLayout, scoring_layout
@@ -346,18 +347,10 @@ def load_for_test(cfg: CfgNode, path_or_url: str | None, *, builders: dict[str, 
                   device: torch.device) -> tuple[nn.Module, list[str], str, dict[int, int] | None]:
     """The model, class names, checkpoint path and label -> category id mapping (``None`` unless the
     checkpoint carries its own, as converted torchvision COCO models do) from ``path_or_url``
-    (default: the last checkpoint in OUTPUT_DIR).
-
-    Class names come from the checkpoint when it has them, else from the config / dataset.
-    """
+    (default: the last checkpoint in OUTPUT_DIR), through :func:`ssd.checkpoint.detector_from_checkpoint`."""
     builders = builders or _default_builders()
     path = path_or_url or ckpt.last_checkpoint(cfg.OUTPUT_DIR)
     if not path:
         raise FileNotFoundError(f"no checkpoint given and none in OUTPUT_DIR = {cfg.OUTPUT_DIR}")
-    state = ckpt.load_checkpoint(path)
-    class_names = list(state.get("class_names") or builders["class_names"](cfg))
-    model = builders["model"](cfg, num_classes=len(class_names) + 1)
-    ckpt.load_model_weights(model, state, source=path, config=cfg, num_classes=len(class_names) + 1)
-    mapping = state.get("label_to_category_id")
-    mapping = {int(k): int(v) for k, v in mapping.items()} if mapping else None
-    return model.to(device).eval(), class_names, path, mapping
+    loaded = detector_from_checkpoint(ckpt.load_checkpoint(path), cfg, source=path, build_model=builders["model"])
+    return loaded.model.to(device), loaded.class_names, path, loaded.label_to_category_id

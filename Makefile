@@ -1,12 +1,13 @@
 # Two entry points that work on a fresh machine (see README):
 #   make quickstart  - set up, generate the synthetic dataset, train, evaluate, run the demo
-#   make test        - set up, run the whole test suite
+#   make test        - set up, run the whole test suite (it builds the docs with --strict too)
+#   make docs        - build the documentation site into site/; make docs-serve serves it locally
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test quickstart lint clean
+.PHONY: setup test quickstart lint clean docs docs-serve docs-reference
 
 setup: $(STAMP)
 
@@ -24,6 +25,18 @@ quickstart: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+
+# the documentation site (MkDocs + Material, sources in docs/); site/ is ignored by git
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+docs-serve: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
+
+# rewrite docs/config-reference.md after changing ssd/config/defaults.py
+docs-reference: $(STAMP)
+	$(PY) tools/gen_config_reference.py
 
 # what `make quickstart` writes (tools/quickstart.py): the dataset, the run, the annotated demo copies
 QUICKSTART_OUTPUTS := datasets/synthetic_quickstart outputs/quickstart demo/output

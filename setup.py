@@ -25,7 +25,16 @@ setup(
         "onnx>=1.15",
         "onnxruntime>=1.17",
     ],
-    extras_require={"dev": ["pytest>=7", "ruff>=0.4"]},
+    extras_require={
+        "dev": [
+            "pytest>=7",
+            "ruff>=0.4",
+            "import-linter>=2.1",
+            # the documentation site (make docs; mkdocs build --strict runs in the tests)
+            "mkdocs-material>=9.5",
+            "mkdocstrings[python]>=0.26",
+        ]
+    },
     # `ssd train|test|demo|...`: the tools as one command (python -m ssd without installing)
     entry_points={"console_scripts": ["ssd=ssd.cli:main"]},
 )

@@ -2,10 +2,9 @@
 checkpoints: key mapping as pure functions over state dicts, class layouts carried over."""
 
 from ..utils.state_dict import strip_prefix
-from .classes import VOC_CLASS_NAMES, ClassLayout, coco80_layout, voc_layout
+from .classes import VOC_CLASS_NAMES, ClassLayout, coco80_layout, torchvision_coco_layout, voc_layout
 from .convert import SOURCES, class_layout, convert_weights, converted_checkpoint, head_num_classes, source_rename
 from .from_lufficc import lufficc_layout
-from .from_torchvision import torchvision_coco_layout
 from .mapping import Conversion, remap_state_dict
 
 __all__ = [

@@ -17,9 +17,9 @@ from ..modeling import SSDDetector, build_model
 from ..modeling.anchors import boxes_per_location
 from ..modeling.weights import fetch_state_dict
 from ..utils.state_dict import strip_prefix
-from .classes import ClassLayout
+from .classes import ClassLayout, torchvision_coco_layout
 from .from_lufficc import lufficc_layout, lufficc_rename
-from .from_torchvision import torchvision_coco_layout, torchvision_rename
+from .from_torchvision import torchvision_rename
 from .mapping import Rename, remap_state_dict
 
 logger = logging.getLogger(__name__)

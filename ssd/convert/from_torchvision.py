@@ -6,15 +6,13 @@ are only renamed, never reordered; ``tests/convert`` checks the detections numer
 
 torchvision's COCO heads have 91 outputs indexed by COCO category id, background at 0 and "N/A"
 at the ids COCO does not use. Those slots still enter the softmax, so they are kept: label ``l``
-of a converted model *is* category id ``l``.
+of a converted model *is* category id ``l`` (:func:`~.classes.torchvision_coco_layout`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-
-from .classes import ClassLayout
 
 SSD300_VGG16 = "ssd300_vgg16"
 SSDLITE320_MNV3 = "ssdlite320_mobilenet_v3_large"
@@ -109,12 +107,3 @@ def torchvision_rename(keys: Iterable[str]):
         return ssd300_vgg16_key
     c4 = c4_position(keys)
     return lambda key: ssdlite320_key(key, c4=c4)
-
-
-def torchvision_coco_layout() -> ClassLayout:
-    """torchvision's 91-output COCO layout: 90 foreground names ("N/A" where COCO has no
-    category), label ``l`` = COCO category id ``l``. Names come from torchvision's weights meta."""
-    from torchvision.models.detection import SSD300_VGG16_Weights
-
-    names = list(SSD300_VGG16_Weights.COCO_V1.meta["categories"])[1:]  # drop "__background__"
-    return ClassLayout(class_names=names, label_to_category_id={i: i for i in range(1, len(names) + 1)})

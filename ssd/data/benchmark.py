@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-import time
 from collections.abc import Sequence
 
 import cv2
 import numpy as np
 import torch
 
+from ..utils.timing import interleaved
 from .image_io import read_image
 from .transforms import TRAIN_PIPELINES
 
@@ -81,7 +82,6 @@ def measure_pipeline_throughput(
     cv_threads, torch_threads = cv2.getNumThreads(), torch.get_num_threads()
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
-    best: dict[str, float] = {name: 0.0 for name in variants}
     try:
         torch.manual_seed(seed)
         pipelines = {name: _pipeline(name, image_size, pixel_mean) for name in variants}
@@ -89,16 +89,18 @@ def measure_pipeline_throughput(
         for pipeline in pipelines.values():
             for path, boxes, labels in samples[:5]:  # warm-up: caches, lazy imports
                 pipeline(read_image(path), boxes, labels, rng=rng)
-        for _ in range(rounds):
-            for name, pipeline in pipelines.items():
-                start = time.perf_counter()
-                for k in range(num_images):
-                    path, boxes, labels = samples[k % len(samples)]
-                    pipeline(read_image(path), boxes, labels, rng=rng)
-                best[name] = max(best[name], num_images / (time.perf_counter() - start))
+
+        def run(pipeline) -> None:
+            for k in range(num_images):
+                path, boxes, labels = samples[k % len(samples)]
+                pipeline(read_image(path), boxes, labels, rng=rng)
+
+        times = interleaved({name: functools.partial(run, p) for name, p in pipelines.items()},
+                            rounds=rounds, calls=1, warmup=0)
     finally:
         cv2.setNumThreads(cv_threads)
         torch.set_num_threads(torch_threads)
+    best = {name: num_images / min(t) for name, t in times.items()}
     for name, value in best.items():
         logger.info("%s: %.1f img/s", name, value)
     return best

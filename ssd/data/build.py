@@ -42,6 +42,8 @@ def build_transform(cfg: CfgNode, *, is_train: bool):
         return ResizeTransform(size=size)
     # The expand canvas is filled with the mean in 0-255 pixels, whatever range PIXEL_MEAN is in.
     mean_255 = [m * 255.0 / cfg.INPUT.PIXEL_RANGE for m in cfg.INPUT.PIXEL_MEAN]
+    if cfg.INPUT.AUGMENTATION not in TRAIN_PIPELINES:  # the registry is the list of pipelines (no copy)
+        raise ValueError(f"INPUT.AUGMENTATION = {cfg.INPUT.AUGMENTATION!r}; expected one of {list(TRAIN_PIPELINES)}")
     return TRAIN_PIPELINES.get(cfg.INPUT.AUGMENTATION)(
         size=size, pixel_mean=mean_255, random_interpolation=cfg.INPUT.RANDOM_INTERPOLATION
     )

@@ -6,11 +6,14 @@ One synthetic detection set, shaped like a COCO val run (by default 5,000 images
 - COCO: :class:`~.coco.COCOEvaluator` (default backend, faster-coco-eval) against plain
   pycocotools (``COCO`` from the ground-truth dict, ``loadRes``, ``COCOeval`` evaluate /
   accumulate / summarize);
-- VOC: :class:`~.voc.VOCEvaluator` against :func:`~.reference.reference_voc_ap`, a loop-by-loop
-  implementation of chainercv's ``eval_detection_voc`` (chainercv itself no longer installs).
+- VOC: :class:`~.voc.VOCEvaluator`, alone or against a ``voc_reference`` function the caller
+  passes (chainercv itself no longer installs; the tests hold a loop-by-loop implementation of its
+  ``eval_detection_voc``, ``tests/evaluation/voc_reference.py``, which times itself against ours
+  when run as a script).
 
-The calls alternate round by round and the report gives, per pair, the median of the per-round
-ratios reference / ours (> 1: ours is faster), with the numbers checked equal.
+The calls alternate round by round (:func:`ssd.utils.timing.interleaved`) and the report gives,
+per pair, the median of the per-round ratios reference / ours (> 1: ours is faster), with the
+numbers checked equal.
 """
 
 from __future__ import annotations
@@ -19,15 +22,14 @@ import contextlib
 import copy
 import io
 import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
+from ..utils.timing import interleaved
 from .coco import STAT_NAMES, COCOEvaluator
-from .reference import reference_voc_ap
 from .results import coco_results
 from .voc import VOCEvaluator
 
@@ -128,25 +130,28 @@ def _pycocotools(coco_gt: Any, results: list[dict[str, Any]]) -> list[float]:
 
 
 def _alternate(fns: dict[str, Callable[[], Any]], rounds: int) -> tuple[dict[str, list[float]], dict[str, Any]]:
-    times: dict[str, list[float]] = {name: [] for name in fns}
+    """Times and last outputs of the evaluations, each once per round without warm-up (one
+    evaluation takes seconds: a first call costs nothing extra that matters)."""
     outputs: dict[str, Any] = {}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            outputs[name] = fn()
-            times[name].append(time.perf_counter() - start)
-    return times, outputs
+    return interleaved(fns, rounds=rounds, calls=1, warmup=0, outputs=outputs), outputs
 
 
 def _ratio(times: dict[str, list[float]], reference: str, ours: str) -> float:
     return statistics.median(r / o for r, o in zip(times[reference], times[ours], strict=True))
 
 
-def benchmark_evaluators(num_images: int = 5000, rounds: int = 3, seed: int = 0) -> dict[str, Any]:
-    """Time the COCO and VOC evaluators against their references on one synthetic set (see the
-    module docstring). Returns a JSON-able report: set sizes, median seconds per evaluation,
-    ``*_speedup_*`` ratios (reference / ours, median over rounds) and ``*_max_abs_diff`` between
-    the two metric lists (COCO's twelve numbers, VOC's per-class AP)."""
+# reference_voc_ap(*, pred_boxes, pred_labels, pred_scores, gt_boxes, gt_labels, gt_difficult,
+# num_classes, use_07_metric) -> AP [num_classes]: see tests/evaluation/voc_reference.py
+VocReference = Callable[..., np.ndarray]
+
+
+def benchmark_evaluators(num_images: int = 5000, rounds: int = 3, seed: int = 0, *,
+                         voc_reference: VocReference | None = None) -> dict[str, Any]:
+    """Time the COCO evaluator against pycocotools, and the VOC evaluator alone or against
+    ``voc_reference``, on one synthetic set each (see the module docstring). Returns a JSON-able
+    report: set sizes, median seconds per evaluation, ``*_speedup_*`` ratios (reference / ours,
+    median over rounds) and ``*_max_abs_diff`` between the two metric lists (COCO's twelve
+    numbers, VOC's per-class AP); without ``voc_reference`` the VOC part is ``voc_ours_s``."""
     report: dict[str, Any] = {"num_images": num_images, "rounds": rounds}
 
     annotations, predictions = synthetic_detection_set(num_images=num_images, num_classes=80, seed=seed)
@@ -173,9 +178,14 @@ def benchmark_evaluators(num_images: int = 5000, rounds: int = 3, seed: int = 0)
     evaluator = _feed(VOCEvaluator(dataset=voc_dataset, class_names=[f"c{i}" for i in range(20)],
                                    metric="voc07_11point"), predictions, coco_ids=False)
 
+    if voc_reference is None:
+        times, _ = _alternate({"ours": evaluator.evaluate}, rounds)
+        report["voc_ours_s"] = statistics.median(times["ours"])
+        return report
+
     def reference() -> np.ndarray:
         gts = [voc_dataset.get_annotation(i) for i in range(len(voc_dataset))]
-        return reference_voc_ap(
+        return voc_reference(
             pred_boxes=[p["boxes"] for p in predictions], pred_labels=[p["labels"] for p in predictions],
             pred_scores=[p["scores"] for p in predictions], gt_boxes=[g["boxes"] for g in gts],
             gt_labels=[g["labels"] for g in gts], gt_difficult=[g["difficult"] for g in gts],

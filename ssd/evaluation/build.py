@@ -8,11 +8,10 @@ from typing import Any
 
 from yacs.config import CfgNode
 
+from ..config.choices import EVALUATORS
 from .coco import COCOEvaluator
 from .evaluator import DatasetEvaluator
 from .voc import VOCEvaluator
-
-EVALUATORS = ("auto", "voc", "coco")
 
 
 def evaluator_kind(cfg: CfgNode, dataset: Any) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..config.choices import COCO_BACKENDS
 from ..utils.distributed import all_gather_object, is_main_process
 from .evaluator import DatasetEvaluator, predictions_to_numpy
 from .results import coco_results
@@ -32,7 +33,6 @@ logger = logging.getLogger(__name__)
 
 # Order of COCOeval.stats for iouType="bbox" (both backends; faster-coco-eval appends more after).
 STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
-COCO_BACKENDS = ("faster_coco_eval", "pycocotools")
 
 
 def ground_truth_from_annotations(

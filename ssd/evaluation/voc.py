@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..config.choices import VOC_METRICS
 from ..utils.distributed import all_gather_object, is_main_process
 from .evaluator import DatasetEvaluator, predictions_to_numpy
 from .schema import TASK, format_result, task_result
@@ -16,7 +17,7 @@ from .voc_ap import average_precisions
 
 logger = logging.getLogger(__name__)
 
-METRICS = ("voc07_11point", "voc_area")
+METRICS = VOC_METRICS
 
 
 class VOCEvaluator(DatasetEvaluator):

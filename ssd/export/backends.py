@@ -1,4 +1,5 @@
-"""One factory for the inference backends the tools offer (``--backend``)."""
+"""One factory for the inference backends the tools offer (``--backend`` of ``ssd test`` and
+``ssd demo``): the choice is made here, the tools only pass what they have."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def inference_backend(
     """
     if name == "torch":
         if detector is None:
-            raise ValueError("the torch backend needs the detector")
+            raise ValueError("backend 'torch' needs the detector (--ckpt PATH_OR_URL)")
         if fold_bn or channels_last or bf16:
             from .cpu import prepare_for_cpu
 
@@ -35,7 +36,7 @@ def inference_backend(
         return detector.eval()
     if name == "onnxruntime":
         if not onnx:
-            raise ValueError("the onnxruntime backend needs an ONNX file (tools/export.py writes one)")
+            raise ValueError("backend 'onnxruntime' needs an ONNX file (--onnx FILE, written by tools/export.py)")
         from .runtime import OnnxRuntimeDetector
 
         return OnnxRuntimeDetector(onnx, providers=providers)

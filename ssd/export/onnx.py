@@ -9,11 +9,10 @@ Two graphs share one network part, exported from PyTorch (legacy TorchScript exp
 * the full graph appends the postprocess of :func:`ssd.modeling.postprocess.select_detections` in
   ONNX operators (torchvision's semantics: per class the ``topk_candidates`` best priors above the
   score threshold, NMS per class, the ``max_detections`` best over all classes), computed from the
-  image's ``4 * max_detections`` best (prior, class) pairs when they provably hold the answer (in
-  every case measured with untrained SSDLite320 and SSD300 weights), else in torchvision's order
-  of work, class by class (an ``If``): see :func:`append_postprocess`. Outputs ``boxes [B, D, 4]``
-  xyxy input pixels, ``scores [B, D]``, ``labels [B, D]`` int64 (1..K) and ``num_detections [B]``
-  int64; rows ``>= num_detections`` are padding (zeros, label 0) and
+  image's ``4 * max_detections`` best (prior, class) pairs when they provably hold the answer, else
+  in torchvision's order of work, class by class (an ``If``): see :func:`append_postprocess`.
+  Outputs ``boxes [B, D, 4]`` xyxy input pixels, ``scores [B, D]``, ``labels [B, D]`` int64 (1..K)
+  and ``num_detections [B]`` int64; rows ``>= num_detections`` are padding (zeros, label 0) and
   ``D = min(max_detections, K * min(topk_candidates, P))``.
 
 Metadata (``metadata_props``, all strings; JSON where structured) is listed in :data:`METADATA_KEYS`.
@@ -39,9 +38,9 @@ from ..modeling.postprocess import class_scores
 logger = logging.getLogger(__name__)
 
 OPSET = 17
-# Pairs of the global selection per detection. Untrained, the 3 * D best pairs of SSDLite320-COCO
-# held 301-307 kept pairs for D = 300 (two seeds), SSD300-VOC 301-400 for D = 200: 4 * D leaves a
-# margin (370-523) so that the fallback stays for scores it was made for.
+# Pairs of the global selection per detection: enough that even an untrained model's scores take
+# the fast path, with a margin, so the class-by-class fallback stays for the scores it was made
+# for (the counts behind 4: docs/benchmarks-notes.md).
 GLOBAL_CANDIDATES_PER_DETECTION = 4
 FORMAT = "ssd-onnx/1"
 INPUT_NAME = "images"
@@ -110,8 +109,8 @@ def fold_input_normalisation(model: onnx.ModelProto) -> onnx.ModelProto:
     """``Cast -> [Div(a)] -> Sub(mean) -> Div(std) -> Conv(W, b)`` at the input (the detector's
     normaliser, then the first convolution) -> ``Cast -> Sub(a * mean) -> Conv(W / (a * std), b)``.
     The same function, zero padding included (a padded zero of ``(x / a - mean) / std`` is one of
-    ``x - a * mean``), with two passes over the image fewer (2.6 % of SSDLite320's time in ONNX
-    Runtime). ``model`` is returned unchanged when its input does not start this way."""
+    ``x - a * mean``), with two passes over the image fewer. ``model`` is returned unchanged when
+    its input does not start this way."""
     from onnx import numpy_helper
 
     graph = model.graph
@@ -215,8 +214,8 @@ def _gather_boxes(p: str, boxes: str, rows: str) -> list[onnx.NodeProto]:
 def _per_class_nodes(outputs: Sequence[str], *, num_priors: int, k: int, d: int) -> list[onnx.NodeProto]:
     """torchvision's order of work: per class its ``k`` best priors (``TopK`` over the priors),
     ``NonMaxSuppression`` per class over them, then the ``d`` best kept over all classes. Exact for
-    any scores, and as slow for a trained model as for an untrained one (SSDLite320-COCO, 2 cores:
-    2.4 ms of per-class ``TopK``, ~4 ms of NMS over 24k candidates, 2x the network)."""
+    any scores, and as slow for a trained model as for an untrained one: ``TopK`` per class and NMS
+    over every candidate, slower than the network itself."""
     boxes, scores = NETWORK_OUTPUTS
     i64 = TensorProto.INT64
     p = "pc_"

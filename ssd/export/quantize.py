@@ -23,16 +23,15 @@ logger = logging.getLogger(__name__)
 
 # Activation ranges from the 99.999th percentile of the calibration values, int8 weights per output
 # channel, uint8 activations (QDQ, which ONNX Runtime's CPU provider fuses into u8s8 QLinearConv /
-# VNNI kernels; int8 activations left 52 of SSDLite320's 98 convolutions unfused, as float
-# convolutions between (de)quantisations, its optimiser having turned some of them into uint8).
+# VNNI kernels; with int8 activations many convolutions stay unfused, float convolutions between
+# (de)quantisations, its optimiser having turned some of them into uint8).
 # Percentile, not MinMax: MinMax ranges, stretched by a few outlier activations, lost more AP (README).
 DEFAULT_METHOD = "percentile"
 ALL_OPS = ("Conv", "MatMul", "Gemm", "Add", "Mul", "Relu", "Clip", "HardSwish", "HardSigmoid", "GlobalAveragePool",
            "MaxPool", "Concat", "Reshape", "Transpose", "Sigmoid")
 CONV_ONLY = ("Conv",)
 # Calibration images whose activations are held at once: ONNX Runtime's calibrator otherwise keeps
-# every activation of every image until the end (SSDLite320: ~115 MB per image; 100 images peaked
-# at 11.6 GB and 300 were killed for memory on a 24 GB machine).
+# every activation of every image until the end, so memory grows with the image count.
 CALIBRATION_CHUNK = 16
 
 

@@ -47,9 +47,8 @@ class OnnxRuntimeDetector(nn.Module):
         providers: ONNX Runtime execution providers, in order of preference (default: CPU).
         threads: intra-op threads (default: ``torch.get_num_threads()``, as PyTorch uses).
         spin: let idle worker threads spin-wait for the next operator (ONNX Runtime's own default).
-            Off here: measured on 2 cores (SSDLite320), spinning made a session alone in a loop 1.2x
-            faster, but 1.3x slower with PyTorch work between calls and 2x slower beside a second
-            spinning session; turn it on for a process that does nothing else.
+            Off here: spinning threads hold the cores, which slows PyTorch work between calls and a
+            second session beside this one; turn it on for a process that does nothing else.
     Attributes:
         image_size, class_names, label_to_category_id (``None`` unless stored), settings (test
         settings), postprocess_in_graph, quantization (``None`` for fp32).

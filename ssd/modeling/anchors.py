@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-CLIP_MODES = ("none", "wh", "cxcywh", "xyxy")
+from ..config.choices import CLIP_MODES
 
 
 def linear_scales(num_levels: int, min_ratio: float, max_ratio: float) -> list[float]:

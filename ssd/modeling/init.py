@@ -2,7 +2,7 @@
 
 from torch import nn
 
-INIT_MODES = ("xavier", "normal")
+from ..config.choices import INIT_MODES
 
 
 def init_conv_weights(module: nn.Module, mode: str) -> None:

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import torch
 from torch.optim.lr_scheduler import LambdaLR
 
+from ..config.choices import LR_SCHEDULES
+
 
 def warmup_factor(iteration: int, *, warmup_iters: int, start_factor: float) -> float:
     """Linear warmup multiplier: ``start_factor`` at 0, rising to 1.0 at ``warmup_iters``."""
@@ -54,8 +56,8 @@ class WarmupSchedule:
         gamma: float = 0.1,
         final_factor: float = 0.0,
     ) -> None:
-        if name not in ("multistep", "cosine"):
-            raise ValueError(f"LR schedule {name!r}; expected 'multistep' or 'cosine'")
+        if name not in LR_SCHEDULES:
+            raise ValueError(f"LR schedule {name!r}; expected one of {list(LR_SCHEDULES)}")
         if max_iter < 1:
             raise ValueError(f"max_iter = {max_iter}; expected >= 1")
         if warmup_iters < 0 or not 0.0 < warmup_start_factor <= 1.0:

@@ -3,7 +3,7 @@
 
     python tools/benchmark.py --config-file CFG [--rounds 5] [--batches 1 8] [--train-batch 4] [--json]
         [--skip inference train data torchvision onnxruntime int8] [KEY VALUE ...]
-    python tools/benchmark.py --eval [--eval-images 5000] [--rounds 3]   (evaluators vs pycocotools / chainercv)
+    python tools/benchmark.py --eval [--eval-images 5000] [--rounds 3]   (COCO evaluator vs pycocotools, VOC alone)
 
 Inference backends (full pipeline: uint8 images in, detections out): ``torch_fp32`` (eager, as
 trained), ``torch_fp32_cl`` (BatchNorm folded + channels_last), ``torch_bf16_cl`` (folded +
@@ -15,8 +15,8 @@ row, the last timed: see :func:`interleaved`); the report gives per backend the 
 median over rounds of the per-round ratio backend / torchvision, and the in-graph postprocess's
 share of the ONNX network time (the two raw sessions alone). Training steps: fp32 eager vs
 channels_last vs bf16 autocast + channels_last, ratio to the fp32 step.
-Machines drift by 20 % over minutes, so only interleaved ratios compare across runs; fewer than 5
-rounds give noise.
+Machines drift over minutes, so only interleaved ratios compare across runs; fewer than 5 rounds
+give noise.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 
 import torch
@@ -41,6 +40,7 @@ from ssd.data.synthetic import spec_for, write_coco
 from ssd.modeling import build_model
 from ssd.tools.args import add_overrides, entry_point, parse_args
 from ssd.utils.model_stats import count_flops, count_parameters
+from ssd.utils.timing import interleaved
 
 TORCHVISION = "torchvision"
 MIN_ROUNDS = 5
@@ -55,28 +55,6 @@ def torchvision_counterpart(cfg) -> str | None:
         ("vgg16", "ssd_extras", 300): "ssd300_vgg16",
         ("mobilenet_v3_large", "ssdlite_extras", 320): "ssdlite320_mobilenet_v3_large",
     }.get(key)
-
-
-def interleaved(fns: dict[str, Callable[[], object]], *, rounds: int, calls: int = 2,
-                warmup: int = 1) -> dict[str, list[float]]:
-    """Seconds per call of each function, the functions alternating round by round; in a round each
-    function runs ``calls`` times in a row and the last call is timed, so that it runs as in a loop
-    of its own. (After PyTorch work, ONNX Runtime needs a few calls to get back to speed: on 2 cores
-    SSDLite320's full graph took 7.7 ms as the first call after PyTorch's, 6.3 ms as the second and
-    5.2 ms as the third, as fast as it runs alone; PyTorch's spin-waiting OpenMP threads, holding
-    the cores after a call, are part of it.)"""
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            for _ in range(calls - 1):
-                fn()
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return times
 
 
 def summarise(times: dict[str, list[float]], *, reference: str | None) -> dict[str, dict[str, float]]:
@@ -172,7 +150,7 @@ def postprocess_share(times: dict[str, list[float]]) -> dict[str, float]:
 
 def bench_postprocess(full, network: Callable, size: int, rounds: int) -> dict[str, float]:
     """The in-graph postprocess at batch 1: the full graph's session against the network-only one,
-    interleaved with nothing else in between (their difference is a few % of either)."""
+    interleaved with nothing else in between (their difference is small beside either)."""
     images = torch.randint(0, 256, (1, 3, size, size), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
     array = images.numpy()
     return postprocess_share(interleaved({"full": lambda: full.run(array), "network": lambda: network(images)},

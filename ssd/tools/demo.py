@@ -35,6 +35,7 @@ from tqdm import tqdm
 
 from ssd.data.image_io import CorruptImageError
 from ssd.engine.predictor import Predictor
+from ssd.export.backends import BACKENDS, inference_backend
 from ssd.tools.args import add_overrides, entry_point, parse_args
 from ssd.utils.video import BrowserVideoWriter
 
@@ -138,7 +139,7 @@ def run_capture(source: Source, predictor: Predictor, output: str, *, max_frames
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ckpt", default=None, help="checkpoint path or URL (holds the config and class names)")
-    parser.add_argument("--backend", default="torch", choices=["torch", "onnxruntime"],
+    parser.add_argument("--backend", default="torch", choices=BACKENDS,
                         help="run the checkpoint in PyTorch, or the --onnx file in ONNX Runtime")
     parser.add_argument("--onnx", default=None, help="ONNX file of tools/export.py (with --backend onnxruntime)")
     parser.add_argument("--images", required=True, help="a folder, image, glob, video, webcam index or stream URL")
@@ -151,15 +152,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     sources = parse_source(args.images)
-    if args.backend == "onnxruntime":
-        if not args.onnx:
-            raise ValueError("--backend onnxruntime needs --onnx FILE (written by tools/export.py)")
-        predictor = Predictor.from_onnx(args.onnx, score_threshold=args.score_threshold)
-    else:
+    if args.backend == "torch":  # the checkpoint's model; an exported file names its own classes
         if not args.ckpt:
             raise ValueError("--backend torch needs --ckpt PATH_OR_URL")
         predictor = Predictor.from_checkpoint(args.ckpt, config_file=args.config_file, opts=args.opts,
                                               score_threshold=args.score_threshold)
+    else:
+        detector = inference_backend(args.backend, onnx=args.onnx)
+        predictor = Predictor(backend=detector, image_size=detector.image_size, class_names=detector.class_names,
+                              score_threshold=args.score_threshold)
     os.makedirs(args.output, exist_ok=True)
     entries: list[dict] = []
     skipped: list[str] = []

@@ -26,6 +26,7 @@ from ssd.checkpoint.loading import detector_from_checkpoint, resolve_checkpoint_
 from ssd.config import load_config
 from ssd.engine import evaluate, setup_run
 from ssd.evaluation import format_result, primary_metric
+from ssd.export.backends import BACKENDS, inference_backend
 from ssd.tools.args import add_overrides, entry_point, parse_args
 from ssd.utils.checkpoint import last_checkpoint, load_checkpoint
 from ssd.utils.distributed import destroy_distributed, is_main_process
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config-file", default=None, help="YAML config (default: the one stored in --ckpt)")
     parser.add_argument("--ckpt", default=None, help="checkpoint path or URL (default: OUTPUT_DIR's last)")
-    parser.add_argument("--backend", default="torch", choices=["torch", "onnxruntime"],
+    parser.add_argument("--backend", default="torch", choices=BACKENDS,
                         help="run the checkpoint in PyTorch, or the --onnx file in ONNX Runtime")
     parser.add_argument("--onnx", default=None, help="ONNX file of tools/export.py (with --backend onnxruntime)")
     add_overrides(parser)
@@ -88,20 +89,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.ckpt:
         logger.info("writing results into OUTPUT_DIR = %s (pass OUTPUT_DIR to choose another folder)", cfg.OUTPUT_DIR)
     try:
-        if args.backend == "onnxruntime":
-            from ssd.export.runtime import OnnxRuntimeDetector
-
-            if not args.onnx:
-                raise ValueError("--backend onnxruntime needs --onnx FILE (written by tools/export.py)")
-            model, path = OnnxRuntimeDetector(args.onnx), args.onnx
-            class_names, label_to_category_id = model.class_names, model.label_to_category_id
-        else:
+        if args.backend == "torch":  # the checkpoint's model; an exported file names its own classes
             path = args.ckpt or last_checkpoint(run.cfg.OUTPUT_DIR)
             if not path:
                 raise FileNotFoundError(f"no --ckpt given and no checkpoint in OUTPUT_DIR = {run.cfg.OUTPUT_DIR}")
             loaded = detector_from_checkpoint(checkpoint or load_checkpoint(path), run.cfg, source=path)
             model = loaded.model.to(run.device)
             class_names, label_to_category_id = loaded.class_names, loaded.label_to_category_id
+        else:
+            model, path = inference_backend(args.backend, onnx=args.onnx), args.onnx
+            class_names, label_to_category_id = model.class_names, model.label_to_category_id
         results = evaluate(run.cfg, model, device=run.device, class_names=class_names, progress=True,
                            label_to_category_id=label_to_category_id)
         if is_main_process():

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from data_fixtures import voc_object, write_split, write_voc_image
 
+from ssd.config import get_cfg
 from ssd.data import CorruptImageError, VOCDataset, sanitize_boxes
+from ssd.data.build import build_transform
 
 
 def test_degenerate_nan_and_outside_boxes(tmp_path, caplog):
@@ -108,3 +110,13 @@ def test_corrupt_image_skipped_when_allowed(tmp_path, caplog):
             assert info["image_id"] == "good" and info["index"] == 0
             assert target["labels"].tolist() == [12]
     assert sum(bad in r.getMessage() and "replaced" in r.getMessage() for r in caplog.records) >= 5
+
+
+def test_an_unknown_augmentation_names_the_key_and_the_registered_pipelines():
+    # checked by the data builder (the registry is the list), not by config validation: config
+    # imports nothing of ssd.data
+    cfg = get_cfg()
+    cfg.INPUT.AUGMENTATION = "nope"
+    with pytest.raises(ValueError) as error:
+        build_transform(cfg, is_train=True)
+    assert str(error.value) == "INPUT.AUGMENTATION = 'nope'; expected one of ['caffe', 'lufficc', 'ssdlite']"

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from ssd.evaluation import VOCEvaluator, average_precisions, class_ap, match_detections, primary_metric, voc_ap
-from ssd.evaluation.reference import reference_voc_ap
+
+from .voc_reference import reference_voc_ap
 
 # One class. Image 0: objects A and B; image 1: object C and a difficult object D.
 GT_BOXES = {

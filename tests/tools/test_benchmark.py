@@ -1,6 +1,6 @@
 """tools/benchmark.py's arithmetic and report: per-round ratios, the postprocess share, the table."""
 
-from ssd.tools.benchmark import format_report, interleaved, postprocess_share, summarise
+from ssd.tools.benchmark import format_report, postprocess_share, summarise
 
 
 def test_ratio_is_the_median_of_per_round_ratios_not_the_ratio_of_medians():
@@ -28,9 +28,3 @@ def test_report_prints_the_readme_tables():
     assert "1.0 ms = 10 % of the network's 10.0 ms" in text
     assert "| bf16_cl | 250 | 0.25 |" in text
 
-
-def test_interleaving_runs_each_backend_several_times_a_round_and_times_the_last_call():
-    log = []
-    times = interleaved({"a": lambda: log.append("a"), "b": lambda: log.append("b")}, rounds=2, calls=3)
-    assert "".join(log) == "ab" + "aaabbb" * 2  # one warm-up call each, then rounds of 3 calls in a row
-    assert [len(t) for t in times.values()] == [2, 2]

@@ -1,4 +1,5 @@
-"""README "Use a trained model": the three-line predictor and the ssd commands run exactly as written."""
+"""docs/getting-started.md "Use a trained model" (the three-line predictor, which README.md shows too, and the
+ssd commands) runs exactly as written."""
 
 import os
 import re
@@ -15,10 +16,16 @@ from ssd.engine.predictor import Detections
 from ..engine.tiny_model import ROOT, write_tiny_checkpoint
 
 
-def _section() -> str:
-    text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+def _section(path: str = os.path.join("docs", "getting-started.md")) -> str:
+    text = open(os.path.join(ROOT, path), encoding="utf-8").read()
     start = text.index("## Use a trained model\n")
     return text[start:text.index("\n## ", start + 1)]
+
+
+def test_the_readme_shows_the_predictor_lines_of_the_docs():
+    lines = [re.search(r"```python\n(.*?)```", _section(path), re.S).group(1) for path in ("README.md",
+                                                                                          "docs/getting-started.md")]
+    assert lines[0] == lines[1] and "model_best.pth" in lines[0]
 
 
 def test_the_readme_lines_run_as_written(tmp_path, monkeypatch):
@@ -33,7 +40,7 @@ def test_the_readme_lines_run_as_written(tmp_path, monkeypatch):
     os.symlink(os.path.join(ROOT, "configs"), "configs")
     write_coco("datasets/synthetic_quickstart", train=0, test=3, seed=2,
                spec=replace(spec_for("easy"), min_side=90, max_side=120))
-    write_tiny_checkpoint("outputs/quickstart/model_0000500.pth", config="configs/quickstart_ssdlite320_mnv3.yaml",
+    write_tiny_checkpoint("outputs/quickstart/model_best.pth", config="configs/quickstart_ssdlite320_mnv3.yaml",
                           opts=["DATALOADER.NUM_WORKERS", "0"])
     os.makedirs("demo")
     rng = np.random.default_rng(0)
@@ -41,7 +48,7 @@ def test_the_readme_lines_run_as_written(tmp_path, monkeypatch):
         cv2.imwrite(f"demo/demo_{k:03d}.jpg", rng.integers(0, 255, (80, 100, 3), dtype=np.uint8))
 
     namespace: dict = {}
-    exec(python, namespace)  # noqa: S102 - the README's own lines
+    exec(python, namespace)  # noqa: S102 - the page's own lines
     result = namespace["result"]
     assert isinstance(result, Detections) and (result.height, result.width) == (80, 100)
 

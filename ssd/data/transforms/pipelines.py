@@ -100,9 +100,8 @@ class CaffeTrainTransform:
     that resized part afterwards, usually on fewer pixels than the source has, which is where the speed
     comes from. The mean fill stays undistorted, as in Caffe. Distorting after the resize is *not*
     exactly Caffe's order: the ops are per-pixel but nonlinear (saturation, the HSV round trip), so
-    they do not commute with interpolation; the difference is measured in
-    ``tests/data/test_caffe_exactness.py`` (mean |delta| 0.98 grey levels over 200 synthetic draws at
-    300 px, median 0.66).
+    they do not commute with interpolation; ``tests/data/test_caffe_exactness.py`` bounds the
+    difference (about a grey level on average).
     """
 
     def __init__(

@@ -11,8 +11,8 @@ produces the same pixels from the image alone:
   sub-pixel place relative to the boxes; only the output pixels the image can reach are warped.
   The image part is replicated beyond a crop edge first (resize clamps there); beyond an image
   edge the border value stands for the canvas. What remains is interpolation rounding (warpAffine
-  quantises source positions to 1/32 pixel): at most 1 grey level measured for LINEAR and CUBIC,
-  7 for LANCZOS4 at sharp edges (750 draws at 64, 300 and 512 px);
+  quantises source positions to 1/32 pixel): a grey level, a few for LANCZOS4 at sharp edges
+  (``tests/data/test_caffe_exactness.py`` bounds each interpolation);
 * NEAREST: the rows and columns ``cv2.resize`` picks (``floor(u * (x2 - x1) / S)``), by one
   ``cv2.remap`` with integer maps (exact);
 * AREA: true area averaging (no warp reproduces it) on only the rows and columns the image
@@ -83,8 +83,8 @@ def resample_crop(
 
 
 def _filled(height: int, width: int, fill: np.ndarray) -> np.ndarray:
-    """uint8 ``[height, width, 3]`` of ``fill``: one row tiled, then copied row by row (a memcpy each;
-    broadcasting a 3-vector over the image is 30x slower)."""
+    """uint8 ``[height, width, 3]`` of ``fill``: one row tiled, then copied row by row (a memcpy each,
+    much faster than broadcasting a 3-vector over the image)."""
     out = np.empty((height, width * 3), dtype=np.uint8)
     if height:
         out[0] = np.tile(fill, width)

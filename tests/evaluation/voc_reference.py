@@ -2,9 +2,13 @@
 image, per class: sort that image's detections, IoU matrix against that image's ground truth,
 greedy claims; then one sort per class and the cumulative sums).
 
-It is the independent reference the vectorised :mod:`.voc_ap` is tested against and the baseline
-``tools/benchmark.py --eval`` times it against (chainercv itself no longer installs: its setup
-needs ``pkg_resources``). Two conventions are this project's, not chainercv's: boxes are
+It is the independent oracle the vectorised :mod:`ssd.evaluation.voc_ap` is tested against, and
+the baseline the VOC evaluator is timed against (chainercv itself no longer installs: its setup
+needs ``pkg_resources``); run as a script it prints that timing with the COCO one::
+
+    PYTHONPATH=. python tests/evaluation/voc_reference.py [--images 5000] [--rounds 3]
+
+Two conventions are this project's, not chainercv's: boxes are
 continuous (no ``+1`` in widths), and score ties keep their input order (a stable sort, like the
 devkit's ``sort(-confidence)``) instead of numpy's unspecified order.
 """
@@ -99,3 +103,21 @@ def reference_voc_ap(
         precision = tp / np.maximum(tp + fp, np.finfo(np.float64).eps)
         aps[label - 1] = _ap(tp / n_pos[label], precision, use_07_metric)
     return aps
+
+
+def main() -> None:
+    """``ssd benchmark --eval`` with this reference as the VOC baseline (the report as JSON)."""
+    import argparse
+    import json
+
+    from ssd.evaluation.benchmark import benchmark_evaluators
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--images", type=int, default=5000, help="images of the synthetic detection set")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the interleaved timing")
+    args = parser.parse_args()
+    print(json.dumps(benchmark_evaluators(args.images, args.rounds, voc_reference=reference_voc_ap), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""The allowed values of the config's string choices, declared once.
+
+:func:`ssd.config.validate_config` checks every loaded config against :data:`CHOICES`, and the
+module that implements each choice imports its tuple from here (the owner is named beside each),
+so neither side keeps a copy and ``config`` imports nothing from the floors above it. Choices made
+through a registry (backbones, necks, heads, losses, dataset formats, ``INPUT.AUGMENTATION``) are
+not listed: a registry is its own list, checked by its builder.
+"""
+
+from __future__ import annotations
+
+CLIP_MODES = ("none", "wh", "cxcywh", "xyxy")  # ssd.modeling.anchors
+BACKBONE_VARIANTS = ("paper", "lufficc")  # ssd.modeling.backbone.mobilenet_v2 (tap layouts)
+INIT_MODES = ("xavier", "normal")  # ssd.modeling.init
+MATCHERS = ("bipartite", "argmax")  # ssd.modeling.matcher
+LR_SCHEDULES = ("multistep", "cosine")  # ssd.solver.lr_scheduler
+OPTIMIZERS = ("sgd", "adamw")  # ssd.solver.build
+AMP_MODES = ("off", "fp16", "bf16")  # ssd.engine.precision
+CHANNELS_LAST_MODES = ("auto", "on", "off")  # ssd.engine.precision
+EVALUATORS = ("auto", "voc", "coco")  # ssd.evaluation.build
+VOC_METRICS = ("voc07_11point", "voc_area")  # ssd.evaluation.voc
+COCO_BACKENDS = ("faster_coco_eval", "pycocotools")  # ssd.evaluation.coco
+
+# config key -> its allowed values
+CHOICES: dict[str, tuple[str, ...]] = {
+    "MODEL.PRIORS.CLIP": CLIP_MODES,
+    "MODEL.BACKBONE.VARIANT": BACKBONE_VARIANTS,
+    "MODEL.INIT": INIT_MODES,
+    "MODEL.MATCHER": MATCHERS,
+    "SOLVER.LR_SCHEDULER": LR_SCHEDULES,
+    "SOLVER.OPTIMIZER": OPTIMIZERS,
+    "SOLVER.AMP": AMP_MODES,
+    "SOLVER.CHANNELS_LAST": CHANNELS_LAST_MODES,
+    "TEST.EVALUATOR": EVALUATORS,
+    "TEST.VOC_METRIC": VOC_METRICS,
+    "TEST.COCO_BACKEND": COCO_BACKENDS,
+}

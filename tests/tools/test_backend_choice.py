@@ -1,0 +1,36 @@
+"""``ssd test`` and ``ssd demo`` choose their ``--backend`` through one function,
+:func:`ssd.export.backends.inference_backend`: the same choices and the same one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ssd.export.backends import BACKENDS
+from ssd.tools import demo
+from ssd.tools import test as test_tool
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+NO_ONNX = "error: backend 'onnxruntime' needs an ONNX file (--onnx FILE, written by tools/export.py)"
+
+
+@pytest.mark.parametrize("tool", [demo, test_tool])
+def test_an_unknown_backend_lists_the_factorys_choices(tool, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        tool.main(["--backend", "tensorrt", "--images", "x", "--config-file", "x"])
+    assert exit_.value.code == 2
+    choices = ", ".join(repr(b) for b in BACKENDS)
+    assert f"argument --backend: invalid choice: 'tensorrt' (choose from {choices})" in capsys.readouterr().err
+
+
+def test_demo_without_an_onnx_file_says_what_the_backend_needs(tmp_path, capsys):
+    assert demo.main(["--backend", "onnxruntime", "--images", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.startswith(NO_ONNX)
+
+
+def test_test_without_an_onnx_file_says_what_the_backend_needs(tmp_path, capsys):
+    args = ["--config-file", str(CONFIGS / "ssdlite320_mnv3_coco.yaml"), "--backend", "onnxruntime",
+            "OUTPUT_DIR", str(tmp_path), "MODEL.DEVICE", "cpu"]
+    assert test_tool.main(args) == 1
+    assert capsys.readouterr().err.startswith(NO_ONNX)

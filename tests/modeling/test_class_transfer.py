@@ -11,7 +11,7 @@ import torch
 
 from ssd.checkpoint import TRANSFER_REPORT, load_pretrained_weights
 from ssd.config import load_config
-from ssd.convert.from_torchvision import torchvision_coco_layout
+from ssd.convert.classes import torchvision_coco_layout
 from ssd.modeling import build_model
 from ssd.modeling.head.class_transfer import class_correspondence, transfer_class_weights
 

@@ -18,6 +18,11 @@ _C.MODEL.DEVICE = "auto"  # "auto" (CUDA when available, else CPU), "cpu", "cuda
 _C.MODEL.NUM_CLASSES = 21  # classes including background; 0 = derive from the training dataset
 _C.MODEL.SYNC_BN = False  # convert BatchNorm to SyncBatchNorm when distributed on CUDA
 _C.MODEL.WEIGHTS = ""  # full-detector checkpoint to start from (path or URL); "" = none
+# Fine-tuning from MODEL.WEIGHTS on other classes: tensors of equal name and shape load unchanged; the
+# class convs keep background and every class both lists name (rows moved to their new positions),
+# new classes start fresh (the loss's prior bias). OUTPUT_DIR/weights_transfer.json says what came over.
+_C.MODEL.WEIGHTS_CLASS_MAP = CN(new_allowed=True)  # {this run's class: checkpoint's class}, e.g. {pedestrian: person}
+_C.MODEL.WEIGHTS_ALLOW_PARTIAL = False  # load the MODEL.WEIGHTS tensors that fit, the rest fresh (else an error)
 # Whole-model settings, read by the backbone, neck and predictor builders alike
 # (formerly MODEL.BACKBONE.NORM_EPS / NORM_MOMENTUM and MODEL.BOX_HEAD.INIT: deprecated aliases).
 _C.MODEL.NORM_EPS = 1e-5  # BatchNorm eps everywhere in the model (SSDLite, EfficientNet: 1e-3)

@@ -139,6 +139,29 @@ def _merge(cfg: CN, data: dict[str, Any], *, source: str) -> None:
         raise kind(f"config {source}: {unknown_key_message(str(text), cfg)}") from None
 
 
+def _merge_mapping_overrides(cfg: CN, opts: list[str]) -> list[str]:
+    """Apply the ``KEY VALUE`` pairs whose key is an open mapping (a node that takes any key, such
+    as ``MODEL.WEIGHTS_CLASS_MAP``) and whose value is a YAML mapping, ``"{pedestrian: person}"``
+    (yacs cannot merge a dict from the command line); return the other pairs."""
+    rest = []
+    for key, value in zip(opts[::2], opts[1::2], strict=True):
+        node = cfg
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, CN) else None
+        if isinstance(node, CN) and node.is_new_allowed() and isinstance(value, str):
+            try:
+                data = yaml.safe_load(value)
+            except yaml.YAMLError as e:
+                raise ValueError(f"command-line override {key}: not a YAML mapping: {e}") from None
+            if not isinstance(data, dict):
+                raise ValueError(f"command-line override {key}: expected a mapping like \"{{a: b}}\", got {value!r}")
+            node.clear()
+            node.update({str(k): v for k, v in data.items()})
+            continue
+        rest += [key, value]
+    return rest
+
+
 def _finish(cfg: CN, opts: Sequence[str], *, freeze: bool) -> CN:
     if opts:
         if len(opts) % 2:
@@ -151,6 +174,7 @@ def _finish(cfg: CN, opts: Sequence[str], *, freeze: bool) -> CN:
                     raise ValueError(f"command-line override: both {opts[i]} (deprecated) and {new} are given")
                 logger.warning("command-line override: %s is deprecated, use %s", opts[i], new)
                 opts[i] = new
+        opts = _merge_mapping_overrides(cfg, opts)
         try:
             cfg.merge_from_list(opts)
         except (KeyError, AssertionError) as e:  # yacs asserts on unknown keys

@@ -1,9 +1,9 @@
-"""Class layouts carried over from converted checkpoints: which output is which class, and which
-COCO category id each label stands for in results files."""
+"""The class layouts of converted checkpoints (VOC, COCO-80); the type is
+:class:`ssd.data.class_layout.ClassLayout`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..data.class_layout import ClassLayout
 
 # lufficc/SSD's VOC order (ssd/data/datasets/voc.py there), background excluded: label l is entry l-1.
 VOC_CLASS_NAMES = (
@@ -11,29 +11,6 @@ VOC_CLASS_NAMES = (
     "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train",
     "tvmonitor",
 )
-
-
-@dataclass(frozen=True)
-class ClassLayout:
-    """``class_names``: one name per foreground output (label ``l`` is ``class_names[l - 1]``);
-    ``label_to_category_id``: label -> COCO category id, or ``None`` for non-COCO layouts."""
-
-    class_names: list[str]
-    label_to_category_id: dict[int, int] | None = None
-
-    @property
-    def num_classes(self) -> int:
-        """Outputs of the classification head, background included."""
-        return len(self.class_names) + 1
-
-    def __post_init__(self) -> None:
-        if self.label_to_category_id is not None:
-            expected = set(range(1, len(self.class_names) + 1))
-            if set(self.label_to_category_id) != expected:
-                raise ValueError(
-                    f"label_to_category_id has labels {sorted(self.label_to_category_id)}, "
-                    f"expected 1..{len(self.class_names)}"
-                )
 
 
 def voc_layout() -> ClassLayout:

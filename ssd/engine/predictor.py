@@ -32,13 +32,16 @@ from typing import Any, Union
 import numpy as np
 import torch
 from torch import Tensor, nn
-from yacs.config import CfgNode
 
+from ..checkpoint.loading import (
+    checkpoint_class_names,
+    checkpoint_layout,
+    detector_from_checkpoint,
+    resolve_checkpoint_config,
+)
 from ..config import resolve_device
-from ..data.catalog import load_class_names
 from ..data.image_io import pil_to_rgb, read_image
 from ..data.transforms import ResizeTransform
-from ..utils.checkpoint import checkpoint_config, load_checkpoint, model_state
 from ..visualization.draw import draw_detections
 from .inference import rescale_boxes
 
@@ -143,18 +146,6 @@ def _nonempty(image: np.ndarray) -> np.ndarray:
     return image
 
 
-def checkpoint_class_names(checkpoint: dict[str, Any], cfg: CfgNode, *, source: str) -> list[str]:
-    """The checkpoint's class names (background excluded), else the config's ``DATASETS.CLASSES``;
-    never a dataset on disk. Raises ``ValueError`` when neither names them."""
-    names = list(checkpoint.get("class_names") or [])
-    if names:
-        return names
-    if len(cfg.DATASETS.CLASSES):
-        spec = cfg.DATASETS.CLASSES
-        return load_class_names(spec if isinstance(spec, str) else list(spec))
-    raise ValueError(f"{source} holds no class names; set DATASETS.CLASSES to the model's classes")
-
-
 class Predictor:
     """``predictor(image or [images], channels="bgr") -> Detections or [Detections]``.
 
@@ -204,18 +195,12 @@ class Predictor:
         ``"torch"`` (the checkpoint's weights in this framework's model) or an object with the
         backend contract (the checkpoint then supplies only the input size and class names).
         """
-        from ..modeling import build_model
-
-        checkpoint = load_checkpoint(path_or_url)
-        # the checkpoint holds every weight: never fetch the backbone's pretrained ones
         # ``device`` over the stored config, the caller's MODEL.DEVICE override over ``device``
-        cfg = checkpoint_config(checkpoint, source=path_or_url, config_file=config_file,
-                                opts=["MODEL.DEVICE", device, *opts, "MODEL.BACKBONE.WEIGHTS", ""])
-        class_names = checkpoint_class_names(checkpoint, cfg, source=path_or_url)
+        checkpoint, cfg = resolve_checkpoint_config(path_or_url, config_file=config_file,
+                                                    opts=["MODEL.DEVICE", device, *opts])
+        class_names = checkpoint_layout(checkpoint, cfg, source=path_or_url).class_names
         if backend == "torch":
-            model = build_model(cfg, num_classes=len(class_names) + 1)
-            model.load_state_dict(model_state(checkpoint, source=path_or_url))
-            backend = model
+            backend = detector_from_checkpoint(checkpoint, cfg, source=path_or_url).model
         elif isinstance(backend, str):
             raise ValueError(f"backend = {backend!r}; expected 'torch' or an object with the backend contract")
         return cls(backend=backend, image_size=cfg.INPUT.IMAGE_SIZE, class_names=class_names,

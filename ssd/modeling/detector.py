@@ -51,6 +51,13 @@ class SSDDetector(nn.Module):
         self.box_head = box_head
         self.image_size = image_size
 
+    def per_class_parameters(self) -> dict[str, int]:
+        """``{state-dict name: boxes per location}`` of the tensors laid out per class (channel
+        ``a * K + k``), as the box predictor declares them (``{}`` when it declares none)."""
+        predictor = getattr(self.box_head, "predictor", None)
+        declared = getattr(predictor, "per_class_parameters", None)
+        return {f"box_head.predictor.{k}": v for k, v in declared().items()} if declared else {}
+
     def features(self, images: Tensor) -> list[Tensor]:
         """Feature maps of every head level, ``[Tensor[B, C_k, H_k, W_k]]``."""
         return self.neck(self.backbone(self.normalizer(images)))

@@ -68,13 +68,19 @@ def detections_per_image(
     dataset: Any, entries: Sequence[dict[str, Any]], *, source: str
 ) -> tuple[list[dict[str, Any]], list[dict[str, torch.Tensor]]]:
     """``(infos, outputs)`` for every image of ``dataset``, as a model would hand them to an
-    evaluator: boxes xyxy in original pixels, labels through the dataset's category ids.
+    evaluator: boxes xyxy in original pixels, labels through the dataset's category ids. Entries
+    name their image as ``ssd test`` writes them (:meth:`ssd.data.class_layout.ClassLayout.result_image_id`:
+    the dataset index for VOC-format sets) or by the dataset's own image id.
 
     Entries whose image or category the dataset does not have are dropped with one warning
     giving the counts and the first ids; ``ValueError`` when no entry is left."""
-    mapping = getattr(dataset, "label_to_category_id", None)
-    category_to_label = {int(c): int(label) for label, c in mapping.items()} if mapping else None
-    index_of = {dataset.get_img_info(i)["image_id"]: i for i in range(len(dataset))}
+    layout = dataset.class_layout
+    category_to_label = layout.labels_of_categories()
+    index_of = {}
+    for i in range(len(dataset)):
+        info = {"index": i, **dataset.get_img_info(i)}
+        index_of[info["image_id"]] = i  # a VOC-format set's own id ("000005") is understood too
+        index_of[layout.result_image_id(info)] = i  # what ssd test writes
     per_image: dict[int, list[tuple[list[float], float, int]]] = {i: [] for i in range(len(dataset))}
     unknown_images, unknown_categories = Counter(), Counter()
     for e in entries:
@@ -83,10 +89,7 @@ def detections_per_image(
             unknown_images[e["image_id"]] += 1
             continue
         category = int(e["category_id"])
-        if category_to_label is not None:
-            label = category_to_label.get(category)
-        else:
-            label = category if 1 <= category <= len(dataset.class_names) else None
+        label = category_to_label.get(category)
         if label is None:
             unknown_categories[category] += 1
             continue

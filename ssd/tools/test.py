@@ -5,8 +5,10 @@
     python tools/test.py --config-file CFG [--ckpt PATH_OR_URL] [KEY VALUE ...]
     torchrun --nproc_per_node=N tools/test.py --config-file CFG [--ckpt PATH_OR_URL]
 
-Config: --config-file when given, else the one --ckpt stores; KEY VALUE overrides on top.
-Default checkpoint: the last one in OUTPUT_DIR. Writes OUTPUT_DIR/inference/<dataset>/detections.json
+Config: --config-file when given, else the one --ckpt stores; KEY VALUE overrides on top (an
+override of the classes, which the checkpoint's head decides, is refused). Default checkpoint: the
+last one in OUTPUT_DIR. With --ckpt, OUTPUT_DIR is outputs/test/<run folder>_<checkpoint name>
+unless given (never the training run's folder). Writes OUTPUT_DIR/inference/<dataset>/detections.json
 (COCO results format, boxes in original image pixels; written before the evaluation) and metrics.json
 ({task: {"primary", "metrics", "per_class"}}, NaN as null).
 """
@@ -15,17 +17,20 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from yacs.config import CfgNode
 
+from ssd.checkpoint.loading import detector_from_checkpoint, resolve_checkpoint_config
 from ssd.config import load_config
-from ssd.engine import evaluate, load_for_test, setup_run
+from ssd.engine import evaluate, setup_run
 from ssd.evaluation import primary_metric
 from ssd.export.backends import BACKENDS, inference_backend
 from ssd.tools.args import add_overrides, entry_point, parse_args
-from ssd.utils.checkpoint import checkpoint_config, checkpoint_conflicts, load_checkpoint
+from ssd.utils.checkpoint import last_checkpoint, load_checkpoint
 from ssd.utils.distributed import destroy_distributed, is_main_process
+from ssd.utils.download import is_url
 
 logger = logging.getLogger("ssd.test")
 
@@ -38,22 +43,34 @@ def summary(name: str, result: dict) -> str:
     return f"{name}: {metric} = {value:.4f} (every metric and the per-class table: the log above, metrics.json)"
 
 
+def default_output_dir(ckpt: str) -> str:
+    """Where ``ssd test --ckpt CK`` writes unless OUTPUT_DIR is given: a folder of its own,
+    ``outputs/test/<run folder>_<checkpoint name>``, never the training run's (its
+    ``inference/*/metrics.json`` and ``log.txt`` belong to the training)."""
+    stem = os.path.splitext(os.path.basename(ckpt.rstrip("/")))[0]
+    run = "" if is_url(ckpt) else os.path.basename(os.path.dirname(os.path.abspath(ckpt)))
+    return os.path.join("outputs", "test", f"{run}_{stem}" if run else stem)
+
+
 def resolve_config(config_file: str | None, ckpt: str | None, opts: list[str]) -> CfgNode:
-    """--config-file, else the config --ckpt stores, with the overrides; warns about settings the
-    checkpoint overrules and raises ``ValueError`` when there is no test set to evaluate."""
-    # the checkpoint holds every weight: never fetch the backbone's pretrained ones
-    opts = ["MODEL.BACKBONE.WEIGHTS", "", *opts]
-    checkpoint = load_checkpoint(ckpt) if ckpt else None
-    if checkpoint is not None:
-        cfg = checkpoint_config(checkpoint, source=ckpt, config_file=config_file, opts=opts)
-        for message in checkpoint_conflicts(checkpoint, cfg, source=ckpt):
-            logger.warning("%s", message)
-    else:
-        cfg = load_config(config_file, opts)
+    """--config-file, else the config --ckpt stores, with the overrides (an override of the classes
+    that the checkpoint cannot honour is refused); with --ckpt and no OUTPUT_DIR override, OUTPUT_DIR
+    is :func:`default_output_dir`. Raises ``ValueError`` when there is no test set to evaluate."""
+    return _resolve(config_file, ckpt, opts)[1]
+
+
+def _resolve(config_file: str | None, ckpt: str | None, opts: list[str]) -> tuple[dict | None, CfgNode]:
+    opts = list(opts)
+    if ckpt and "OUTPUT_DIR" not in opts[::2]:
+        opts += ["OUTPUT_DIR", default_output_dir(ckpt)]
+    if ckpt:
+        checkpoint, cfg = resolve_checkpoint_config(ckpt, config_file=config_file, opts=opts)
+    else:  # the checkpoint holds every weight: never fetch the backbone's pretrained ones
+        checkpoint, cfg = None, load_config(config_file, ["MODEL.BACKBONE.WEIGHTS", "", *opts])
     if not cfg.DATASETS.TEST:
         raise ValueError(f"DATASETS.TEST is empty in {config_file or 'the config stored in ' + str(ckpt)}: nothing "
                          "to evaluate; name the test sets, e.g. DATASETS.TEST \"('voc_2007_test',)\"")
-    return cfg
+    return checkpoint, cfg
 
 
 @entry_point
@@ -68,10 +85,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(parser, argv)
     if not args.config_file and not args.ckpt:
         parser.error("give --ckpt (its stored config is used), --config-file (OUTPUT_DIR's last checkpoint), or both")
-    run = setup_run(resolve_config(args.config_file, args.ckpt, args.opts), training=False)
+    checkpoint, cfg = _resolve(args.config_file, args.ckpt, args.opts)
+    run = setup_run(cfg, training=False)
+    if args.ckpt:
+        logger.info("writing results into OUTPUT_DIR = %s (pass OUTPUT_DIR to choose another folder)", cfg.OUTPUT_DIR)
     try:
         if args.backend == "torch":  # the checkpoint's model; an exported file names its own classes
-            model, class_names, path, label_to_category_id = load_for_test(run.cfg, args.ckpt, device=run.device)
+            path = args.ckpt or last_checkpoint(run.cfg.OUTPUT_DIR)
+            if not path:
+                raise FileNotFoundError(f"no --ckpt given and no checkpoint in OUTPUT_DIR = {run.cfg.OUTPUT_DIR}")
+            loaded = detector_from_checkpoint(checkpoint or load_checkpoint(path), run.cfg, source=path)
+            model = loaded.model.to(run.device)
+            class_names, label_to_category_id = loaded.class_names, loaded.label_to_category_id
         else:
             model, path = inference_backend(args.backend, onnx=args.onnx), args.onnx
             class_names, label_to_category_id = model.class_names, model.label_to_category_id

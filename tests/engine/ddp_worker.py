@@ -12,7 +12,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(os.path.dirname(HERE))]
 
-from standins import standin_builders, standin_cfg  # noqa: E402
+from standins import standin_cfg, standin_trainer  # noqa: E402
 
 from ssd.engine import HookBase, setup_run, train  # noqa: E402
 from ssd.utils.distributed import destroy_distributed  # noqa: E402
@@ -29,7 +29,7 @@ class Record(HookBase):
 def main(out_dir: str) -> None:
     run = setup_run(standin_cfg(out_dir, test_sets=("standin_test",), MAX_ITER=3, BATCH_SIZE=4, CHECKPOINT_PERIOD=0))
     record = Record()
-    train(run, builders=standin_builders(), extra_hooks=[record])
+    train(run, trainer_class=standin_trainer(), extra_hooks=[record])
     if run.rank == 0:
         with open(os.path.join(out_dir, "losses.json"), "w") as f:
             json.dump({"world_size": run.world_size, "losses": record.losses}, f)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ssd.data.class_layout import ClassLayout
+
 IMAGE_SIZE = 32
 CLASS_NAMES = ["circle", "square"]
 
@@ -75,6 +77,7 @@ class StandInTestSet:
     """``n`` images; even ones hold the box the stand-in predicts (class 1), odd ones another."""
 
     class_names = CLASS_NAMES
+    class_layout = ClassLayout(CLASS_NAMES)  # the dataset contract: no category ids, as a VOC-format set
 
     def __init__(self, n: int = 6):
         self.images = make_batch(99, 0, n)[0]
@@ -107,35 +110,46 @@ class ShardLoader:
             yield self.dataset.images[idx], [{} for _ in idx], infos
 
 
-def standin_builders(*, nan_at_call: int = 0, nan_images_at_call: int = 0, nan_grad_at_call: int = 0,
-                     inf_stats_at_call: int = 0, with_bn: bool = False, stop_after: int | None = None,
-                     class_names=CLASS_NAMES, evaluate=None):
-    """Builders for :func:`ssd.engine.train`; ``stop_after`` batches simulates a killed run;
-    ``evaluate`` replaces :func:`ssd.engine.evaluate` (e.g. :class:`SchemaEvaluate`)."""
+def standin_trainer(*, nan_at_call: int = 0, nan_images_at_call: int = 0, nan_grad_at_call: int = 0,
+                    inf_stats_at_call: int = 0, with_bn: bool = False, stop_after: int | None = None,
+                    class_names=CLASS_NAMES, evaluate=None):
+    """A :class:`ssd.engine.DefaultTrainer` subclass building the stand-ins; ``stop_after`` batches
+    simulates a killed run; ``evaluate`` replaces :func:`ssd.engine.evaluate` (e.g. :class:`SchemaEvaluate`)."""
+    from ssd.engine import DefaultTrainer
 
-    def build_model(cfg, *, num_classes):
-        torch.manual_seed(cfg.SEED)
-        return StandInDetector(num_classes, nan_at_call=nan_at_call, nan_images_at_call=nan_images_at_call,
-                               with_bn=with_bn, nan_grad_at_call=nan_grad_at_call,
-                               inf_stats_at_call=inf_stats_at_call)
+    class StandInTrainer(DefaultTrainer):
+        @classmethod
+        def build_class_names(cls, cfg):
+            return list(class_names)
 
-    def build_train_loader(cfg, *, start_iter=0, rank=0, world_size=1):
-        per = cfg.SOLVER.BATCH_SIZE // world_size
-        for n, it in enumerate(range(start_iter, cfg.SOLVER.MAX_ITER)):
-            if stop_after is not None and n >= stop_after:
-                raise KeyboardInterrupt(f"simulated kill before iteration {it + 1}")
-            images, targets, infos = make_batch(it, 0, cfg.SOLVER.BATCH_SIZE)
-            sl = slice(rank * per, (rank + 1) * per)
-            yield images[sl], targets[sl], infos[sl]
+        @classmethod
+        def build_model(cls, cfg, *, num_classes):
+            torch.manual_seed(cfg.SEED)
+            return StandInDetector(num_classes, nan_at_call=nan_at_call, nan_images_at_call=nan_images_at_call,
+                                   with_bn=with_bn, nan_grad_at_call=nan_grad_at_call,
+                                   inf_stats_at_call=inf_stats_at_call)
 
-    def build_test_loader(cfg, name, *, rank=0, world_size=1):
-        return ShardLoader(StandInTestSet(), rank, world_size)
+        @classmethod
+        def build_train_loader(cls, cfg, *, start_iter=0, rank=0, world_size=1):
+            per = cfg.SOLVER.BATCH_SIZE // world_size
+            for n, it in enumerate(range(start_iter, cfg.SOLVER.MAX_ITER)):
+                if stop_after is not None and n >= stop_after:
+                    raise KeyboardInterrupt(f"simulated kill before iteration {it + 1}")
+                images, targets, infos = make_batch(it, 0, cfg.SOLVER.BATCH_SIZE)
+                sl = slice(rank * per, (rank + 1) * per)
+                yield images[sl], targets[sl], infos[sl]
 
-    builders = {"model": build_model, "train_loader": build_train_loader, "test_loader": build_test_loader,
-                "class_names": lambda cfg: list(class_names)}
-    if evaluate is not None:
-        builders["evaluate"] = evaluate
-    return builders
+        @classmethod
+        def build_test_loader(cls, cfg, name, *, rank=0, world_size=1):
+            return ShardLoader(StandInTestSet(), rank, world_size)
+
+        def evaluate(self, model, *, step):
+            if evaluate is None:
+                return super().evaluate(model, step=step)
+            return evaluate(self.cfg, model, device=self.device, class_names=self.class_names, writer=self.writer,
+                            step=step)
+
+    return StandInTrainer
 
 
 class SchemaEvaluate:

@@ -14,7 +14,7 @@ from ssd.evaluation import coco_results, scalars
 from ssd.evaluation.writer import read_metrics, write_detections, write_metrics
 
 sys.path.insert(0, str(Path(__file__).parent))
-from standins import CLASS_NAMES, StandInDetector, standin_builders, standin_cfg  # noqa: E402
+from standins import CLASS_NAMES, StandInDetector, standin_cfg, standin_trainer  # noqa: E402
 
 
 def test_rescale_boxes_to_original_pixels_and_clip():
@@ -84,7 +84,7 @@ def test_evaluation_writes_both_files_and_yields_dataset_detections_and_results(
     model = StandInDetector(num_classes=3)
     seen = []
     results = evaluate(cfg, model, device=torch.device("cpu"), class_names=list(CLASS_NAMES),
-                       builders=standin_builders(), on_dataset=seen.append)
+                       build_test_loader=standin_trainer().build_test_loader, on_dataset=seen.append)
     (evaluation,) = seen
     assert evaluation.name == "standin_test" and len(evaluation.dataset) == 6
     assert results == {"standin_test": evaluation.result}
@@ -120,7 +120,7 @@ def test_a_failing_evaluator_keeps_the_detections(tmp_path, monkeypatch):
     cfg = standin_cfg(tmp_path, test_sets=("standin_test",))
     with pytest.raises(KeyError, match="iscrowd"):
         list(iter_evaluations(cfg, StandInDetector(num_classes=3), device=torch.device("cpu"),
-                              class_names=list(CLASS_NAMES), builders=standin_builders()))
+                              class_names=list(CLASS_NAMES), build_test_loader=standin_trainer().build_test_loader))
     out = tmp_path / "inference" / "standin_test"
     assert len(json.loads((out / "detections.json").read_text())) == 6
     assert not (out / "metrics.json").exists()

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from standins import SchemaEvaluate, standin_builders, standin_cfg  # noqa: E402
+from standins import SchemaEvaluate, standin_cfg, standin_trainer  # noqa: E402
 
 from ssd.engine import setup_run, train  # noqa: E402
 from ssd.utils.checkpoint import last_checkpoint, load_checkpoint, model_state  # noqa: E402
@@ -22,11 +22,11 @@ def _train(cfg, **kw):
 def test_ema_is_checkpointed_evaluated_and_resumes_bit_exactly(tmp_path):
     full_eval = SchemaEvaluate([0.1] * 2)
     full = _train(standin_cfg(tmp_path / "full", test_sets=("t",), EMA_DECAY=0.9, EMA_WARMUP=2, EVAL_PERIOD=3),
-                  builders=standin_builders(evaluate=full_eval))
+                  trainer_class=standin_trainer(evaluate=full_eval))
     cfg = standin_cfg(tmp_path / "killed", test_sets=("t",), EMA_DECAY=0.9, EMA_WARMUP=2, EVAL_PERIOD=3)
     with pytest.raises(KeyboardInterrupt):
-        _train(cfg, builders=standin_builders(stop_after=4, evaluate=SchemaEvaluate([0.1])))
-    resumed = _train(cfg, builders=standin_builders(evaluate=SchemaEvaluate([0.1])))
+        _train(cfg, trainer_class=standin_trainer(stop_after=4, evaluate=SchemaEvaluate([0.1])))
+    resumed = _train(cfg, trainer_class=standin_trainer(evaluate=SchemaEvaluate([0.1])))
     a, b = load_checkpoint(last_checkpoint(str(tmp_path / "full"))), load_checkpoint(last_checkpoint(cfg.OUTPUT_DIR))
     assert a["ema_updates"] == b["ema_updates"] == 6
     for key in ("model", "model_ema"):
@@ -47,7 +47,7 @@ def test_best_checkpoint_json_and_summary(tmp_path):
     evaluate = SchemaEvaluate([0.3, 0.5, 0.4])
     cfg = standin_cfg(tmp_path, test_sets=("standin_test",), MAX_ITER=6, EVAL_PERIOD=2, CHECKPOINT_PERIOD=1,
                       KEEP_CHECKPOINTS=1, EMA_DECAY=0.5, EMA_WARMUP=0)
-    _train(cfg, builders=standin_builders(evaluate=evaluate))
+    _train(cfg, trainer_class=standin_trainer(evaluate=evaluate))
     names = sorted(os.listdir(tmp_path))
     assert [n for n in names if n.startswith("model_")] == ["model_0000006.pth", "model_best.pth"]
     best = json.loads((tmp_path / "best.json").read_text())
@@ -78,7 +78,7 @@ def test_best_checkpoint_json_and_summary(tmp_path):
     # a resumed, longer run only replaces the best when it beats 0.5
     longer = SchemaEvaluate([0.45])
     _train(standin_cfg(tmp_path, test_sets=("standin_test",), MAX_ITER=8, EVAL_PERIOD=0, CHECKPOINT_PERIOD=1,
-                       KEEP_CHECKPOINTS=1, EMA_DECAY=0.5, EMA_WARMUP=0), builders=standin_builders(evaluate=longer))
+                       KEEP_CHECKPOINTS=1, EMA_DECAY=0.5, EMA_WARMUP=0), trainer_class=standin_trainer(evaluate=longer))
     assert json.loads((tmp_path / "best.json").read_text())["iteration"] == 4
     assert os.path.isfile(tmp_path / "model_best.pth")
 
@@ -117,7 +117,32 @@ def test_bf16_on_cpu_follows_the_cpu_and_channels_last_auto(monkeypatch, caplog)
                     reason="this CPU has no native bf16")
 def test_a_bf16_channels_last_run_trains_on_this_cpu(tmp_path):
     cfg = standin_cfg(tmp_path, MAX_ITER=2, AMP="bf16", CHANNELS_LAST="on")
-    trainer = _train(cfg, builders=standin_builders(with_bn=True))
+    trainer = _train(cfg, trainer_class=standin_trainer(with_bn=True))
     assert trainer.amp_dtype is torch.bfloat16 and trainer.channels_last
     assert trainer.model.conv.weight.is_contiguous(memory_format=torch.channels_last)
     assert trainer.model.conv.weight.dtype is torch.float32  # autocast: the weights stay float32
+
+
+def test_a_rerun_after_a_failed_final_evaluation_evaluates_and_writes_the_best_and_the_summary(tmp_path):
+    """Issue 20 item 9: the rerun said "nothing to train" and never wrote model_best.pth / summary.json."""
+
+    class Failing:
+        def __call__(self, *a, **kw):
+            raise OSError("corrupt test image")
+
+    cfg = standin_cfg(tmp_path, MAX_ITER=4, CHECKPOINT_PERIOD=2, test_sets=("standin_test",))
+    with pytest.raises(OSError, match="corrupt test image"):
+        _train(cfg, trainer_class=standin_trainer(evaluate=Failing()))
+    assert load_checkpoint(last_checkpoint(str(tmp_path)))["iteration"] == 4
+    assert not (tmp_path / "summary.json").exists() and not (tmp_path / "model_best.pth").exists()
+    evaluate = SchemaEvaluate([0.25])
+    trainer = _train(cfg, trainer_class=standin_trainer(evaluate=evaluate))
+    assert [step for step, _, _ in evaluate.calls] == [4] and trainer.iter == 4
+    assert json.loads((tmp_path / "best.json").read_text())["iteration"] == 4
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["weights"]["final"] == str(tmp_path / "model_0000004.pth")
+    history = [json.loads(ln) for ln in (tmp_path / "eval_history.jsonl").read_text().splitlines()]
+    assert [h["iteration"] for h in history] == [4]
+    again = SchemaEvaluate([0.5])
+    _train(cfg, trainer_class=standin_trainer(evaluate=again))  # complete now: nothing to train or evaluate
+    assert again.calls == []

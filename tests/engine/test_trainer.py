@@ -7,7 +7,7 @@ import pytest
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from standins import standin_builders, standin_cfg  # noqa: E402
+from standins import standin_cfg, standin_trainer  # noqa: E402
 
 from ssd.engine import HookBase, setup_run, train  # noqa: E402
 from ssd.utils.checkpoint import last_checkpoint, load_checkpoint  # noqa: E402
@@ -37,19 +37,19 @@ def _train(cfg, **kw):
 def test_resume_continues_exactly_where_it_stopped(tmp_path):
     # warmup 2 from factor 0.5, then LR 0.1 until the step at iteration 3 -> 0.01
     full_capture = Capture()
-    full = _train(standin_cfg(tmp_path / "full", LR_STEPS=[3]), builders=standin_builders(),
+    full = _train(standin_cfg(tmp_path / "full", LR_STEPS=[3]), trainer_class=standin_trainer(),
                   extra_hooks=[full_capture])
     assert full_capture.lrs == pytest.approx([0.05, 0.075, 0.1, 0.01, 0.01, 0.01])
 
     cfg = standin_cfg(tmp_path / "killed", LR_STEPS=[3])
     with pytest.raises(KeyboardInterrupt):
-        _train(cfg, builders=standin_builders(stop_after=4))  # killed during iteration 5
+        _train(cfg, trainer_class=standin_trainer(stop_after=4))  # killed during iteration 5
     path = last_checkpoint(cfg.OUTPUT_DIR)
     assert os.path.basename(path) == "model_0000003.pth"
     saved = load_checkpoint(path)
 
     capture = Capture()
-    resumed = _train(cfg, builders=standin_builders(), extra_hooks=[capture])
+    resumed = _train(cfg, trainer_class=standin_trainer(), extra_hooks=[capture])
     assert capture.start_iter == 3 == saved["iteration"]
     assert capture.lr == pytest.approx(0.01)
     assert capture.scheduler == saved["scheduler"] and capture.scheduler["last_epoch"] == 3
@@ -65,13 +65,13 @@ def test_resume_continues_exactly_where_it_stopped(tmp_path):
     assert "SOLVER:" in final["config"]
 
     # running the finished command again trains nothing
-    again = _train(cfg, builders=standin_builders())
+    again = _train(cfg, trainer_class=standin_trainer())
     assert again.iter == 6
 
 
 def test_outputs_logs_and_run_records(tmp_path):
     cfg = standin_cfg(tmp_path, MAX_ITER=4, LOG_PERIOD=2, CHECKPOINT_PERIOD=1, KEEP_CHECKPOINTS=2)
-    _train(cfg, builders=standin_builders())
+    _train(cfg, trainer_class=standin_trainer())
     names = sorted(os.listdir(tmp_path))
     assert [n for n in names if n.startswith("model_")] == ["model_0000003.pth", "model_0000004.pth"]
     assert {"config.yaml", "env.json", "last_checkpoint", "log.txt", "tensorboard"} <= set(names)
@@ -86,7 +86,7 @@ def test_outputs_logs_and_run_records(tmp_path):
 def test_nonfinite_loss_stops_with_the_iteration_and_terms(tmp_path):
     cfg = standin_cfg(tmp_path, MAX_ITER=4)
     with pytest.raises(FloatingPointError) as err:
-        _train(cfg, builders=standin_builders(nan_at_call=2))
+        _train(cfg, trainer_class=standin_trainer(nan_at_call=2))
     assert re.fullmatch(
         r"non-finite loss at iteration 2: loss_box=nan, loss_cls=\d\.\d+, loss=nan\. Lower SOLVER\.LR, check "
         r"the data, or set SOLVER\.SKIP_NONFINITE True to skip such steps",
@@ -97,7 +97,7 @@ def test_nonfinite_loss_stops_with_the_iteration_and_terms(tmp_path):
 def test_skip_nonfinite_skips_and_counts(tmp_path):
     cfg = standin_cfg(tmp_path, MAX_ITER=4, SKIP_NONFINITE=True)
     capture = Capture()
-    trainer = _train(cfg, builders=standin_builders(nan_at_call=2), extra_hooks=[capture])
+    trainer = _train(cfg, trainer_class=standin_trainer(nan_at_call=2), extra_hooks=[capture])
     assert trainer.skipped_steps == 1
     assert torch.equal(capture.weights[0], capture.weights[1])  # step 2 changed nothing
     assert not torch.equal(capture.weights[1], capture.weights[2])
@@ -110,21 +110,22 @@ def test_non_finite_batchnorm_statistics_count_as_a_non_finite_step(tmp_path):
     # SKIP_NONFINITE did not skip the step and the run died later with a traceback
     cfg = standin_cfg(tmp_path / "skip", MAX_ITER=4, SKIP_NONFINITE=True)
     capture = Capture()
-    trainer = _train(cfg, builders=standin_builders(with_bn=True, inf_stats_at_call=2), extra_hooks=[capture])
+    trainer = _train(cfg, trainer_class=standin_trainer(with_bn=True, inf_stats_at_call=2), extra_hooks=[capture])
     assert trainer.skipped_steps == 1
     assert torch.equal(capture.weights[0], capture.weights[1])  # step 2 changed nothing
     bn = trainer.model.bn
     assert torch.isfinite(bn.running_var).all() and torch.isfinite(bn.running_mean).all()
     with pytest.raises(FloatingPointError, match=r"^non-finite BatchNorm statistics \(bn.running_var\) at iteration 2"):
-        _train(standin_cfg(tmp_path / "stop", MAX_ITER=4), builders=standin_builders(with_bn=True, inf_stats_at_call=2))
+        _train(standin_cfg(tmp_path / "stop", MAX_ITER=4),
+               trainer_class=standin_trainer(with_bn=True, inf_stats_at_call=2))
 
 
 def test_extending_max_iter_follows_the_new_schedule(tmp_path):
     import math
 
-    _train(standin_cfg(tmp_path, LR_SCHEDULER="cosine", WARMUP_ITERS=0), builders=standin_builders())
+    _train(standin_cfg(tmp_path, LR_SCHEDULER="cosine", WARMUP_ITERS=0), trainer_class=standin_trainer())
     capture = Capture()
-    _train(standin_cfg(tmp_path, LR_SCHEDULER="cosine", WARMUP_ITERS=0, MAX_ITER=8), builders=standin_builders(),
+    _train(standin_cfg(tmp_path, LR_SCHEDULER="cosine", WARMUP_ITERS=0, MAX_ITER=8), trainer_class=standin_trainer(),
            extra_hooks=[capture])
     assert capture.start_iter == 6
     expected = [0.1 * 0.5 * (1 + math.cos(math.pi * it / 8)) for it in (6, 7)]

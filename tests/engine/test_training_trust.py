@@ -9,7 +9,7 @@ import pytest
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from standins import standin_builders, standin_cfg  # noqa: E402
+from standins import standin_cfg, standin_trainer  # noqa: E402
 
 from ssd.engine import HookBase, setup_run, train  # noqa: E402
 from ssd.utils.checkpoint import last_checkpoint, load_checkpoint, save_checkpoint  # noqa: E402
@@ -35,7 +35,7 @@ class Snapshots(HookBase):
 def test_a_skipped_nonfinite_step_leaves_parameters_and_batchnorm_buffers_unchanged(tmp_path):
     cfg = standin_cfg(tmp_path, MAX_ITER=4, SKIP_NONFINITE=True)
     snaps = Snapshots()
-    trainer = _train(cfg, builders=standin_builders(nan_images_at_call=3, with_bn=True), extra_hooks=[snaps])
+    trainer = _train(cfg, trainer_class=standin_trainer(nan_images_at_call=3, with_bn=True), extra_hooks=[snaps])
     assert trainer.skipped_steps == 1
     skipped_before, skipped_after = snaps.before[2], snaps.after[2]
     assert {"bn.running_mean", "bn.running_var", "bn.num_batches_tracked"} <= skipped_after.keys()
@@ -51,10 +51,10 @@ def test_a_skipped_nonfinite_step_leaves_parameters_and_batchnorm_buffers_unchan
 def test_a_finite_loss_with_non_finite_gradients_is_stopped_or_skipped_too(tmp_path, clip):
     with pytest.raises(FloatingPointError, match=r"^non-finite gradient at iteration 2: loss_box=[\d.]+, "):
         _train(standin_cfg(tmp_path / "stop", MAX_ITER=3, CLIP_GRAD_NORM=clip),
-               builders=standin_builders(nan_grad_at_call=2))
+               trainer_class=standin_trainer(nan_grad_at_call=2))
     snaps = Snapshots()
     trainer = _train(standin_cfg(tmp_path / "skip", MAX_ITER=3, SKIP_NONFINITE=True, CLIP_GRAD_NORM=clip),
-                     builders=standin_builders(nan_grad_at_call=2, with_bn=True), extra_hooks=[snaps])
+                     trainer_class=standin_trainer(nan_grad_at_call=2, with_bn=True), extra_hooks=[snaps])
     assert trainer.skipped_steps == 1
     for name, value in snaps.before[1].items():
         assert torch.equal(snaps.after[1][name], value), name
@@ -82,7 +82,7 @@ def test_a_model_with_non_finite_weights_is_never_checkpointed(tmp_path):
                                                  r"hold NaN or infinity \(model\.bn\.running_var\)|"
                                                  r"^non-finite BatchNorm statistics \(bn\.running_var\) at iteration 3"
                        ):
-        _train(cfg, builders=standin_builders(with_bn=True), extra_hooks=[PoisonAt(2)])
+        _train(cfg, trainer_class=standin_trainer(with_bn=True), extra_hooks=[PoisonAt(2)])
     assert not [n for n in os.listdir(tmp_path) if n.startswith("model_")]
 
 
@@ -91,11 +91,11 @@ def test_the_end_of_training_checks_the_weights_even_without_a_checkpoint_then(t
     from ssd.solver import build_lr_scheduler, build_optimizer
 
     cfg = standin_cfg(tmp_path, MAX_ITER=2)
-    model = standin_builders(with_bn=True)["model"](cfg, num_classes=3)
+    model = standin_trainer(with_bn=True).build_model(cfg, num_classes=3)
     optimizer = build_optimizer(cfg, model)
     trainer = Trainer(model=model, optimizer=optimizer, scheduler=build_lr_scheduler(cfg, optimizer),
                       device=torch.device("cpu"), hooks=[PoisonAt(2)])
-    data = standin_builders()["train_loader"](cfg)
+    data = standin_trainer().build_train_loader(cfg)
     with pytest.raises(FloatingPointError, match=r"the model after iteration 2: .*\(model\.bn\.running_var\)"):
         trainer.train(data, max_iter=2)
 
@@ -104,16 +104,16 @@ def test_startup_removes_the_temp_files_of_killed_checkpoint_writes(tmp_path):
     (tmp_path / ".model_0000003.pth.a1b2c3d4.tmp").write_bytes(b"half")
     (tmp_path / ".last_checkpoint.x_y_z123.tmp").write_bytes(b"half")
     (tmp_path / "my_notes.tmp").write_bytes(b"mine")
-    _train(standin_cfg(tmp_path, MAX_ITER=1), builders=standin_builders())
+    _train(standin_cfg(tmp_path, MAX_ITER=1), trainer_class=standin_trainer())
     names = os.listdir(tmp_path)
     assert not [n for n in names if n.startswith(".") and n.endswith(".tmp")]
     assert "my_notes.tmp" in names
 
 
 def test_resume_logs_every_changed_key_and_keeps_the_earlier_config(tmp_path):
-    _train(standin_cfg(tmp_path, MAX_ITER=4), builders=standin_builders())
+    _train(standin_cfg(tmp_path, MAX_ITER=4), trainer_class=standin_trainer())
     first = (tmp_path / "config.yaml").read_text()
-    _train(standin_cfg(tmp_path, MAX_ITER=6, LR=0.05), builders=standin_builders())
+    _train(standin_cfg(tmp_path, MAX_ITER=6, LR=0.05), trainer_class=standin_trainer())
     log = (tmp_path / "log.txt").read_text().splitlines()
     changed = sorted(ln.split(" INFO: ")[1] for ln in log if " INFO: resume:" in ln)
     assert changed == ["resume: SOLVER.LR was 0.1 in model_0000004.pth, is now 0.05",
@@ -121,27 +121,27 @@ def test_resume_logs_every_changed_key_and_keeps_the_earlier_config(tmp_path):
     assert (tmp_path / "config.4.yaml").read_text() == first
     assert "MAX_ITER: 6" in (tmp_path / "config.yaml").read_text()
     # the same command again: nothing changed, nothing more kept
-    _train(standin_cfg(tmp_path, MAX_ITER=6, LR=0.05), builders=standin_builders())
+    _train(standin_cfg(tmp_path, MAX_ITER=6, LR=0.05), trainer_class=standin_trainer())
     assert sorted(n for n in os.listdir(tmp_path) if n.startswith("config")) == ["config.4.yaml", "config.yaml"]
 
 
 def test_resume_refuses_another_architecture_or_other_classes_unless_allowed(tmp_path):
-    _train(standin_cfg(tmp_path, MAX_ITER=2), builders=standin_builders())
+    _train(standin_cfg(tmp_path, MAX_ITER=2), trainer_class=standin_trainer())
     other = standin_cfg(tmp_path, MAX_ITER=4)
     other.defrost()
     other.MODEL.BACKBONE.NAME = "resnet50"
     other.freeze()
     with pytest.raises(ValueError) as err:
-        _train(other, builders=standin_builders())
+        _train(other, trainer_class=standin_trainer())
     assert str(err.value).startswith(f"{tmp_path}/model_0000002.pth was trained as another model than this config "
                                      "builds: MODEL.BACKBONE.NAME 'vgg16' -> 'resnet50'. ")
     assert "use a new OUTPUT_DIR or pass a key that allows it (SOLVER.RESUME_ALLOW_MODEL_CHANGE True" in str(err.value)
     with pytest.raises(ValueError, match=r"classes \['circle', 'square'\] -> \['circle', 'star'\]\. .*use a new "
                                          r"OUTPUT_DIR or pass a key that allows it"):
-        _train(standin_cfg(tmp_path, MAX_ITER=4), builders=standin_builders(class_names=["circle", "star"]))
+        _train(standin_cfg(tmp_path, MAX_ITER=4), trainer_class=standin_trainer(class_names=["circle", "star"]))
     assert load_checkpoint(last_checkpoint(str(tmp_path)))["iteration"] == 2  # refused before training
     trainer = _train(standin_cfg(tmp_path, MAX_ITER=4, RESUME_ALLOW_MODEL_CHANGE=True),
-                     builders=standin_builders(class_names=["circle", "star"]))
+                     trainer_class=standin_trainer(class_names=["circle", "star"]))
     assert trainer.start_iter == 2 and trainer.iter == 4
 
 
@@ -150,7 +150,7 @@ def test_weights_of_another_architecture_get_a_readable_error(tmp_path):
 
     stored = get_cfg()
     stored.MODEL.BACKBONE.NAME, stored.MODEL.NECK.NAME = "mobilenet_v3_large", "ssdlite_extras"
-    model = standin_builders()["model"](stored, num_classes=81)
+    model = standin_trainer().build_model(stored, num_classes=81)
     weights = tmp_path / "X.pth"
     torch.save({"model": model.state_dict(), "config": stored.dump(),
                 "class_names": [f"c{i}" for i in range(80)]}, weights)
@@ -159,7 +159,7 @@ def test_weights_of_another_architecture_get_a_readable_error(tmp_path):
     cfg.MODEL.WEIGHTS = str(weights)
     cfg.freeze()
     with pytest.raises(ValueError) as err:
-        _train(cfg, builders=standin_builders())
+        _train(cfg, trainer_class=standin_trainer())
     assert str(err.value).startswith(
         "X.pth is a mobilenet_v3_large + ssdlite_extras model with 81 classes; this config builds vgg16 + "
         "ssd_extras model with 3 classes. 2 tensors do not match (the model has 6, the checkpoint 6): 2 of another "
@@ -178,17 +178,17 @@ def test_a_hook_reads_the_loop_bounds_from_the_trainer(tmp_path):
             self.seen.append(("after", self.trainer.iter))
 
     cfg = standin_cfg(tmp_path, MAX_ITER=2, CHECKPOINT_PERIOD=1)
-    _train(cfg, builders=standin_builders())
+    _train(cfg, trainer_class=standin_trainer())
     seen = Seen()
-    _train(standin_cfg(tmp_path, MAX_ITER=4, CHECKPOINT_PERIOD=1), builders=standin_builders(), extra_hooks=[seen])
+    _train(standin_cfg(tmp_path, MAX_ITER=4, CHECKPOINT_PERIOD=1), trainer_class=standin_trainer(), extra_hooks=[seen])
     assert seen.seen == [("start", 2, 4), ("before", 2), ("after", 3), ("before", 3), ("after", 4)]
 
 
 def test_metrics_jsonl_has_one_line_per_log_period_and_resume_drops_repeated_ones(tmp_path):
     cfg = standin_cfg(tmp_path, MAX_ITER=6, LOG_PERIOD=2, CHECKPOINT_PERIOD=3)
     with pytest.raises(KeyboardInterrupt):
-        _train(cfg, builders=standin_builders(stop_after=5))  # logged 2 and 4, checkpoint at 3
-    _train(cfg, builders=standin_builders())
+        _train(cfg, trainer_class=standin_trainer(stop_after=5))  # logged 2 and 4, checkpoint at 3
+    _train(cfg, trainer_class=standin_trainer())
     lines = [json.loads(ln) for ln in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [ln["iteration"] for ln in lines] == [2, 4, 6]
     assert set(lines[0]) == {"iteration", "loss_box", "loss_cls", "loss", "lr", "time", "data_time", "memory_mb",

@@ -3,6 +3,7 @@ tools/eval_detections.py scoring test.py's detections.json to the same numbers."
 
 import json
 import logging
+import os
 from dataclasses import replace
 
 import pytest
@@ -64,15 +65,34 @@ def test_eval_detections_drops_unknown_ids_with_a_warning(setup, tmp_path, caplo
     assert eval_detections.main(["--config-file", CONFIG, "--detections", str(detections), *setup["data"]]) == 1
 
 
-def test_an_override_the_checkpoint_overrules_is_warned_about(setup, caplog, ssd_logs):
+def test_an_override_the_checkpoint_cannot_honour_is_refused(setup, caplog, ssd_logs):
+    """Issue 20 item 6: such an override used to be ignored with a warning (export: silently)."""
+    from ssd.checkpoint import load_detector
+    from ssd.engine.predictor import Predictor
+
+    expected = ("MODEL.NUM_CLASSES = 21 cannot be honoured: " + setup["ckpt"] + " has 4 classes (+ background = 5), "
+                "and its head decides (drop the override, or fine-tune with ssd train MODEL.WEIGHTS)")
+    with pytest.raises(ValueError) as err:
+        test_tool.resolve_config(None, setup["ckpt"], ["MODEL.NUM_CLASSES", "21", *setup["data"]])
+    assert str(err.value) == expected
+    for load in (load_detector, Predictor.from_checkpoint):
+        with pytest.raises(ValueError) as err:
+            load(setup["ckpt"], opts=["MODEL.NUM_CLASSES", "21"])
+        assert str(err.value) == expected
     with caplog.at_level(logging.WARNING):
-        cfg = test_tool.resolve_config(None, setup["ckpt"], ["MODEL.NUM_CLASSES", "21", *setup["data"]])
-    assert cfg.MODEL.NUM_CLASSES == 21
-    assert ("MODEL.NUM_CLASSES = 21 is ignored: " + setup["ckpt"] + " has 4 classes (+ background = 5)") in caplog.text
-    caplog.clear()
-    with caplog.at_level(logging.WARNING):
-        test_tool.resolve_config(None, setup["ckpt"], setup["data"])
-    assert "ignored" not in caplog.text
+        cfg = test_tool.resolve_config(None, setup["ckpt"], ["MODEL.NUM_CLASSES", "5", *setup["data"]])
+    assert cfg.MODEL.NUM_CLASSES == 5 and "honoured" not in caplog.text
+
+
+def test_test_tool_writes_into_its_own_folder_unless_told(setup, tmp_path, monkeypatch):
+    """Issue 20 item 5: ssd test --ckpt RUN/model_best.pth overwrote the run's inference/*/metrics.json."""
+    run = tmp_path / "run"
+    ckpt = write_tiny_checkpoint(str(run / "model_best.pth"), opts=["OUTPUT_DIR", str(run)])
+    monkeypatch.chdir(tmp_path)
+    assert test_tool.main(["--ckpt", ckpt, *setup["data"]]) == 0
+    assert (tmp_path / "outputs" / "test" / "run_model_best" / "inference" / "synthetic_coco_test" /
+            "metrics.json").is_file()
+    assert sorted(os.listdir(run)) == ["model_best.pth"]
 
 
 def test_an_empty_test_set_list_is_an_error(setup, capsys):
@@ -123,3 +143,26 @@ def test_eval_detections_refuses_a_negative_width_and_warns_about_an_empty_file(
     with caplog.at_level(logging.WARNING):
         assert load_detections(str(path)) == []
     assert f"{path} holds no detections: every AP below is 0" in caplog.text
+
+
+@pytest.mark.parametrize("fmt", ["voc", "coco", "yolo"])
+def test_eval_detections_on_test_tools_own_detections_gives_its_numbers(fmt, tmp_path):
+    """ssd test -> detections.json -> ssd eval: the same metrics for every format (VOC-format sets
+    name images by dataset index there; ssd eval used to drop all of them as unknown ids)."""
+    from ssd.data.synthetic import write_voc, write_yolo
+
+    writer = {"voc": write_voc, "coco": write_coco, "yolo": write_yolo}[fmt]
+    writer(str(tmp_path / f"synthetic_{fmt}"), train=0, test=3, seed=2,
+           spec=replace(spec_for("easy"), min_side=100, max_side=120))
+    test_set = {"voc": "synthetic_voc_test", "coco": "synthetic_coco_test", "yolo": "synthetic_yolo_val"}[fmt]
+    data = ["DATASETS.ROOT", str(tmp_path), "DATASETS.TEST", f"('{test_set}',)", "DATALOADER.NUM_WORKERS", "0"]
+    ckpt = write_tiny_checkpoint(str(tmp_path / "model.pth"), class_names=["circle", "square", "triangle", "star"])
+    assert test_tool.main(["--ckpt", ckpt, *data, "OUTPUT_DIR", str(tmp_path / "out")]) == 0
+    result_dir = tmp_path / "out" / "inference" / test_set
+    expected = json.loads((result_dir / "metrics.json").read_text())
+    assert len(json.loads((result_dir / "detections.json").read_text())) > 0
+    written = tmp_path / "metrics.json"
+    assert eval_detections.main(["--config-file", CONFIG, "--detections", str(result_dir / "detections.json"),
+                                 "--output", str(written), *data]) == 0
+    assert json.dumps(json.loads(written.read_text()), sort_keys=True) == json.dumps({test_set: expected},
+                                                                                    sort_keys=True)

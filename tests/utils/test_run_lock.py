@@ -65,15 +65,15 @@ def test_a_released_lock_is_empty_and_taken_again_without_a_warning(tmp_path, ca
 
 def test_train_on_a_locked_output_dir_refuses_and_writes_no_run_record(holder, tmp_path):
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "engine"))
-    from standins import standin_builders, standin_cfg
+    from standins import standin_cfg, standin_trainer
 
     from ssd.engine import setup_run, train
 
     run = tmp_path / "run"
     with pytest.raises(RunLockedError, match=f"PID {holder.pid} on "):
-        train(setup_run(standin_cfg(run, MAX_ITER=2)), builders=standin_builders())
+        train(setup_run(standin_cfg(run, MAX_ITER=2)), trainer_class=standin_trainer())
     assert not [n for n in os.listdir(run) if n.startswith(("model_", "config", "metrics", "last_checkpoint"))]
     holder.kill()
     holder.wait()
-    train(setup_run(standin_cfg(run, MAX_ITER=2)), builders=standin_builders())  # the lock is free again
+    train(setup_run(standin_cfg(run, MAX_ITER=2)), trainer_class=standin_trainer())  # the lock is free again
     assert (run / "model_0000002.pth").exists() and (run / LOCK_NAME).read_text() == ""

@@ -5,7 +5,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "engine"))
-from standins import standin_builders, standin_cfg  # noqa: E402
+from standins import standin_cfg, standin_trainer  # noqa: E402
 
 from ssd.engine import setup_run, train  # noqa: E402
 from ssd.visualization.plots import read_jsonl, training_series  # noqa: E402
@@ -13,7 +13,7 @@ from ssd.visualization.plots import read_jsonl, training_series  # noqa: E402
 
 def test_training_with_evaluation_writes_eval_plots_and_training_curves(tmp_path):
     cfg = standin_cfg(tmp_path, test_sets=("standin_test",), MAX_ITER=2, CHECKPOINT_PERIOD=0, EVAL_PERIOD=1)
-    train(setup_run(cfg), builders=standin_builders())
+    train(setup_run(cfg), trainer_class=standin_trainer())
     result_dir = tmp_path / "inference" / "standin_test"
     assert {"metrics.json", "pr_curves.png", "confusion_matrix.png", "confusion_matrix.json"} <= set(
         os.listdir(result_dir))

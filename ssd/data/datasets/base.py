@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..class_layout import ClassLayout
 from ..formats import FORMATS, DatasetFormat
 from ..image_io import CorruptImageError, read_image
 
@@ -90,6 +91,11 @@ class DetectionDataset(Dataset):
     def format(self) -> DatasetFormat:
         """The registered :class:`~ssd.data.formats.DatasetFormat` this dataset was read in."""
         return FORMATS.get(self.format_name)
+
+    @property
+    def class_layout(self) -> ClassLayout:
+        """Class names, label -> category id and how results name an image (:mod:`ssd.data.class_layout`)."""
+        return ClassLayout(self.class_names, self.label_to_category_id)
 
     def get_img_info(self, index: int) -> dict:
         r = self.records[index]

@@ -6,6 +6,7 @@ import bisect
 
 from torch.utils.data import Dataset
 
+from ..class_layout import ClassLayout
 from .base import DetectionDataset
 
 
@@ -50,6 +51,11 @@ class ConcatDetectionDataset(Dataset):
         """The parts' shared label -> category id mapping, ``None`` when they have none or differ."""
         first = self.datasets[0].label_to_category_id
         return first if all(ds.label_to_category_id == first for ds in self.datasets) else None
+
+    @property
+    def class_layout(self) -> ClassLayout:
+        """The parts' shared class layout (:mod:`ssd.data.class_layout`)."""
+        return ClassLayout(self.class_names, self.label_to_category_id)
 
     def _locate(self, index: int) -> tuple[DetectionDataset, int, int]:
         if not 0 <= index < len(self):

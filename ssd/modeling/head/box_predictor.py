@@ -95,6 +95,7 @@ class BoxPredictor(nn.Module):
         if cls_init_std < 0:
             raise ValueError(f"cls_init_std = {cls_init_std}: must be >= 0 (0 = follow init)")
         self.num_classes = num_classes
+        self.boxes_per_location = [int(a) for a in boxes_per_location]
         levels = list(enumerate(zip(in_channels, boxes_per_location, strict=True)))
         self.cls_heads = nn.ModuleList(make_head(k, c, a * num_classes) for k, (c, a) in levels)
         self.reg_heads = nn.ModuleList(make_head(k, c, a * 4) for k, (c, a) in levels)
@@ -109,6 +110,20 @@ class BoxPredictor(nn.Module):
                         nn.init.constant_(conv.bias, bias)
             elif bias is not None:
                 nn.init.constant_(convs[-1].bias, bias)
+
+    def per_class_parameters(self) -> dict[str, int]:
+        """``{parameter name: boxes per location}`` of every tensor laid out per class: the weight
+        and bias of each level's last class conv, whose output channel ``a * K + k`` is class ``k``
+        of box ``a`` (``K = num_classes``). What a transfer to another class list rebuilds
+        (:mod:`ssd.modeling.head.class_transfer`); every other tensor is independent of ``K``."""
+        found = {}
+        for level, (head, boxes) in enumerate(zip(self.cls_heads, self.boxes_per_location, strict=True)):
+            names = [n for n, m in head.named_modules() if isinstance(m, nn.Conv2d)]
+            last = f"cls_heads.{level}" + (f".{names[-1]}" if names[-1] else "")
+            found[f"{last}.weight"] = boxes
+            if _convs(head)[-1].bias is not None:
+                found[f"{last}.bias"] = boxes
+        return found
 
     def forward(self, features: list[Tensor]) -> tuple[Tensor, Tensor]:
         if len(features) != len(self.cls_heads):

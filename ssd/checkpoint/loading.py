@@ -12,12 +12,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
 from torch import nn
 from yacs.config import CfgNode
 
 from ..data.catalog import load_class_names
 from ..data.class_layout import ClassLayout
-from ..utils.checkpoint import checkpoint_config, checkpoint_conflicts, load_checkpoint, load_model_weights
+from ..utils.checkpoint import (
+    checkpoint_config,
+    checkpoint_conflicts,
+    describe_config,
+    load_checkpoint,
+    load_model_weights,
+)
 
 
 @dataclass
@@ -74,8 +81,17 @@ def resolve_checkpoint_config(
     checkpoint = load_checkpoint(path_or_url, option="--ckpt")
     cfg = checkpoint_config(checkpoint, source=path_or_url, config_file=config_file,
                             opts=[*opts, "MODEL.BACKBONE.WEIGHTS", ""])
-    refuse_conflicts(checkpoint, cfg, source=path_or_url)
+    if describe_config(cfg, num_classes=0) == _stored_architecture(checkpoint, cfg):
+        refuse_conflicts(checkpoint, cfg, source=path_or_url)
+    # else another architecture altogether: building it raises the mismatch error, which names both
     return checkpoint, cfg
+
+
+def _stored_architecture(checkpoint: dict[str, Any], cfg: CfgNode) -> str:
+    """The backbone + neck of the config the checkpoint stores (``cfg``'s when it stores none)."""
+    text = checkpoint.get("config")
+    stored = yaml.safe_load(text) if isinstance(text, str) else None
+    return describe_config(stored if isinstance(stored, dict) else cfg, num_classes=0)
 
 
 def detector_from_checkpoint(

@@ -3,7 +3,7 @@
 (mmdetection's eval_metric.py).
 
     ssd eval --config-file configs/quickstart_ssdlite320_mnv3.yaml \\
-        --detections outputs/quickstart/inference/quickstart_test/detections.json
+        --detections outputs/test/quickstart_model_best/inference/quickstart_test/detections.json
     python tools/eval_detections.py --config-file CFG --detections FILE [--dataset NAME] [--output FILE] [KEY VALUE ...]
 
 FILE is in the COCO results format (what tools/test.py writes): a list of {"image_id",

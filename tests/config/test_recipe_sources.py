@@ -89,6 +89,13 @@ SOURCES = {
     "converted/ssd300_vgg16_coco_torchvision.yaml": {"MODEL.NUM_CLASSES": 91},
     "converted/ssdlite320_mnv3_coco_torchvision.yaml": {"TEST.CONFIDENCE_THRESHOLD": 0.001,
                                                         "TEST.NMS_THRESHOLD": 0.55, "TEST.MAX_PER_IMAGE": 300},
+    # the TF object-detection API's pedestrian SSDLite (frozen_inference_graph.pb's constants)
+    "converted/ssdlite300_mnv2_tf_pedestrian.yaml": {
+        "MODEL.NUM_CLASSES": 2, "MODEL.BOX_ORDER": "yxhw", "MODEL.PRIORS.GENERATOR": "multiple_grid",
+        "MODEL.PRIORS.MIN_RATIO": 0.2, "MODEL.PRIORS.MAX_RATIO": 0.95,
+        "MODEL.PRIORS.REDUCE_BOXES_IN_LOWEST_LAYER": True, "MODEL.BACKBONE.PADDING": "tf_same",
+        "INPUT.IMAGE_SIZE": 300, "INPUT.PIXEL_MEAN": [127.5, 127.5, 127.5], "INPUT.PIXEL_STD": [127.5, 127.5, 127.5],
+        "TEST.CONFIDENCE_THRESHOLD": 1e-8, "TEST.NMS_THRESHOLD": 0.6, "TEST.MAX_PER_IMAGE": 100},
 }
 # configs that cite no external recipe
 NO_SOURCE = {"quickstart_ssdlite320_mnv3.yaml"}

@@ -6,9 +6,6 @@ import os
 import shutil
 
 import cv2
-import pytest
-
-from ssd.config import get_cfg
 
 from ..engine.tiny_model import write_tiny_checkpoint
 from .docs_blocks import ROOT, TOY_OVERRIDES, marked_blocks, run_shell, toy_args, toy_steps
@@ -64,8 +61,6 @@ def test_getting_started_runs_as_written(tmp_path, monkeypatch):
     assert json.loads((run / "best.json").read_text())["iteration"] == 2
 
 
-@pytest.mark.skipif("WEIGHTS_CLASS_MAP" not in get_cfg().MODEL,
-                    reason="fine-tuning across class sets lands with issue 17")
 def test_fine_tuning_tutorial_runs_as_written(tmp_path, monkeypatch):
     blocks = marked_blocks("fine-tuning.md", "fine-tuning")
     assert [lang for lang, _ in blocks] == ["bash"] * 5 + ["python"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from ssd.export.backends import BACKENDS
@@ -25,7 +27,10 @@ def test_an_unknown_backend_lists_the_factorys_choices(tool, capsys):
 
 
 def test_demo_without_an_onnx_file_says_what_the_backend_needs(tmp_path, capsys):
-    assert demo.main(["--backend", "onnxruntime", "--images", str(tmp_path)]) == 1
+    (tmp_path / "images").mkdir()  # a folder with an image: the demo refuses an empty one first
+    cv2.imwrite(str(tmp_path / "images" / "a.jpg"), np.zeros((8, 8, 3), np.uint8))
+    assert demo.main(["--backend", "onnxruntime", "--images", str(tmp_path / "images"),
+                      "--output", str(tmp_path / "out")]) == 1
     assert capsys.readouterr().err.startswith(NO_ONNX)
 
 

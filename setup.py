@@ -28,6 +28,7 @@ setup(
     extras_require={
         "dev": [
             "pytest>=7",
+            "pytest-xdist>=3.5",  # make test runs the suite on two workers
             "ruff>=0.4",
             "import-linter>=2.1",
             # the documentation site (make docs; mkdocs build --strict runs in the tests)

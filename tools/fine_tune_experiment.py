@@ -2,7 +2,7 @@
 """Fine-tuning vs training from scratch on a new class set, equal iterations, two seeds each.
 
     python tools/fine_tune_experiment.py --work outputs/fine_tune_experiment [--pretrain-iters 300]
-        [--iters 150] [--seeds 0 1] [KEY VALUE ...]
+        [--iters 150] [--seeds 0 1] [--config CFG --from CKPT] [KEY VALUE ...]
 
 1. two synthetic COCO-layout sets (the quickstart's easy shapes): A with circle, square, triangle;
    B with star, square, circle (two classes shared, one new, in another order);
@@ -10,6 +10,9 @@
 3. on B, for --iters each and every seed: from scratch, and from A's final weights
    (``MODEL.WEIGHTS``: shared classes carried over by name, star fresh);
 4. a table of COCO AP / AP50 on B's test split, and OUTPUT results.json.
+
+``--config CFG --from CKPT`` skips steps 1-2's training: B is trained with CFG's architecture, from
+scratch and from CKPT (e.g. a converted TensorFlow model; its classes need not be B's).
 """
 
 from __future__ import annotations
@@ -29,9 +32,9 @@ SPEC = {"texture": 0.0, "clutter": 0, "min_size": 0.3, "max_size": 0.6, "max_obj
         "min_side": 200, "max_side": 260}
 
 
-def _config(work: str) -> str:
+def _config(work: str, base: str) -> str:
     path = os.path.join(work, "experiment.yaml")
-    lines = [f"_BASE_: {BASE}", "DATASETS:", "  CATALOG:"]
+    lines = [f"_BASE_: {os.path.abspath(base)}", "DATASETS:", "  CATALOG:"]
     for name in SETS:
         for split in ("train", "test"):
             lines += [f"    {name}_{split}:", "      FORMAT: coco", f"      IMAGES: {work}/{name}/{split}",
@@ -62,6 +65,9 @@ def main() -> int:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--train-images", type=int, default=400)
     p.add_argument("--test-images", type=int, default=100)
+    p.add_argument("--config", default=BASE, help="the architecture (and schedule) of every run")
+    p.add_argument("--from", dest="source", default=None,
+                   help="fine-tune from this checkpoint instead of pretraining on A")
     p.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides for every run")
     args = p.parse_args()
     work = os.path.abspath(args.work)
@@ -69,10 +75,13 @@ def main() -> int:
         if not os.path.isfile(os.path.join(work, name, "annotations", "instances_test.json")):
             write_coco(os.path.join(work, name), train=args.train_images, test=args.test_images, seed=10 + i,
                        spec=spec_for("easy", classes=classes, **SPEC))
-    config = _config(work)
-    pretrained = os.path.join(work, "pretrain_a")
-    _train(config, pretrained, "a", args.pretrain_iters, 0, args.opts)
-    weights = os.path.join(pretrained, "model_best.pth")
+    config = _config(work, args.config)
+    if args.source:
+        weights = os.path.abspath(args.source)
+    else:
+        pretrained = os.path.join(work, "pretrain_a")
+        _train(config, pretrained, "a", args.pretrain_iters, 0, args.opts)
+        weights = os.path.join(pretrained, "model_best.pth")
     results = []
     for seed in args.seeds:
         for start in ("scratch", "fine-tune"):

@@ -18,13 +18,7 @@ from yacs.config import CfgNode
 
 from ..data.catalog import load_class_names
 from ..data.class_layout import ClassLayout
-from ..utils.checkpoint import (
-    checkpoint_config,
-    checkpoint_conflicts,
-    describe_config,
-    load_checkpoint,
-    load_model_weights,
-)
+from .io import checkpoint_config, checkpoint_conflicts, describe_config, load_checkpoint, load_model_weights
 
 
 @dataclass

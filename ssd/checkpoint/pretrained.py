@@ -16,7 +16,8 @@ from typing import Any
 from torch import nn
 
 from ..modeling.head.class_transfer import TransferReport, transfer_class_weights
-from ..utils.checkpoint import atomic_write_text, mismatch_message, model_state
+from ..utils.checkpoint import atomic_write_text
+from .io import mismatch_message, model_state
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def load_pretrained_weights(
 
     A checkpoint without ``class_names`` (a bare state dict) carries nothing by name: its tensors
     must fit as they are. Raises ``ValueError`` (the architecture-mismatch message of
-    :func:`ssd.utils.checkpoint.mismatch_message`) when tensors do not fit and not ``allow_partial``.
+    :func:`ssd.checkpoint.io.mismatch_message`) when tensors do not fit and not ``allow_partial``.
     """
     weights = model_state(dict(checkpoint), source=source)
     source_names = list(checkpoint.get("class_names") or [])

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 from yacs.config import CfgNode
 
+from ..checkpoint import io as ckpt_io
 from ..checkpoint import load_pretrained_weights
 from ..data import resolve_num_classes
 from ..evaluation.schema import json_safe
@@ -137,7 +138,7 @@ class DefaultTrainer:
         """``MODEL.WEIGHTS`` into ``model``, carried over to this run's classes
         (:func:`ssd.checkpoint.load_pretrained_weights`)."""
         cfg = self.cfg
-        weights = ckpt.load_checkpoint(cfg.MODEL.WEIGHTS, option="MODEL.WEIGHTS")
+        weights = ckpt_io.load_checkpoint(cfg.MODEL.WEIGHTS, option="MODEL.WEIGHTS")
         load_pretrained_weights(model, weights, source=cfg.MODEL.WEIGHTS, class_names=self.class_names,
                                 class_map=dict(cfg.MODEL.WEIGHTS_CLASS_MAP),
                                 allow_partial=cfg.MODEL.WEIGHTS_ALLOW_PARTIAL, config=cfg,
@@ -153,12 +154,12 @@ class DefaultTrainer:
             ckpt.remove_stale_temp_files(cfg.OUTPUT_DIR)
         self.loop = loop = self.build_loop()
         if self.last:
-            state = ckpt.load_checkpoint(self.last)
+            state = ckpt_io.load_checkpoint(self.last)
             check_resume(state, source=self.last, config=cfg, class_names=self.class_names,
                          allow_model_change=cfg.SOLVER.RESUME_ALLOW_MODEL_CHANGE)
-            weights = ckpt.model_state(state, source=self.last, ema=False)
-            message = ckpt.mismatch_message(state, source=self.last, weights=weights, model=unwrap(loop.model),
-                                            config=cfg, num_classes=self.num_classes)
+            weights = ckpt_io.model_state(state, source=self.last, ema=False)
+            message = ckpt_io.mismatch_message(state, source=self.last, weights=weights, model=unwrap(loop.model),
+                                               config=cfg, num_classes=self.num_classes)
             if message:
                 raise ValueError(message)
             loop.load_state_dict(state)

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from yacs.config import CfgNode
 
+from ..checkpoint import io as ckpt_io
 from ..checkpoint.loading import detector_from_checkpoint
 from ..config import resolve_device
 from ..data.class_layout import ClassLayout, scoring_layout
@@ -208,6 +209,6 @@ def load_for_test(cfg: CfgNode, path_or_url: str | None, *, build_model: Callabl
     path = path_or_url or ckpt.last_checkpoint(cfg.OUTPUT_DIR)
     if not path:
         raise FileNotFoundError(f"no checkpoint given and none in OUTPUT_DIR = {cfg.OUTPUT_DIR}")
-    loaded = detector_from_checkpoint(ckpt.load_checkpoint(path), cfg, source=path,
+    loaded = detector_from_checkpoint(ckpt_io.load_checkpoint(path), cfg, source=path,
                                       build_model=build_model or _default_model)
     return loaded.model.to(device), loaded.class_names, path, loaded.label_to_category_id

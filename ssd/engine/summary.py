@@ -11,7 +11,7 @@
      "commands": {"evaluate": "python tools/test.py ...", "demo": "python tools/demo.py ..."}}
 
 ``weights.ema`` names the file holding the EMA weights (under ``model_ema``; loaders use them for
-inference, see :func:`ssd.utils.checkpoint.model_state`).
+inference, see :func:`ssd.checkpoint.io.model_state`).
 """
 
 from __future__ import annotations

@@ -22,13 +22,14 @@ import sys
 
 from yacs.config import CfgNode
 
+from ssd.checkpoint.io import load_checkpoint
 from ssd.checkpoint.loading import detector_from_checkpoint, resolve_checkpoint_config
 from ssd.config import load_config
 from ssd.engine import evaluate, setup_run
 from ssd.evaluation import primary_metric
 from ssd.export.backends import BACKENDS, inference_backend
 from ssd.tools.args import add_overrides, entry_point, parse_args
-from ssd.utils.checkpoint import last_checkpoint, load_checkpoint
+from ssd.utils.checkpoint import last_checkpoint
 from ssd.utils.distributed import destroy_distributed, is_main_process
 from ssd.utils.download import is_url
 

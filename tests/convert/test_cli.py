@@ -11,10 +11,10 @@ import pytest
 import torch
 import yaml
 
+from ssd.checkpoint.io import load_checkpoint
 from ssd.config import load_config
 from ssd.convert import convert_weights
 from ssd.convert.convert import _class_names
-from ssd.utils.checkpoint import load_checkpoint
 from ssd.utils.download import DownloadError, cache_path
 
 from .conftest import ROOT, synthetic_state_dict

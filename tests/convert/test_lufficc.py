@@ -15,6 +15,7 @@ from torch import nn
 from torchvision.models import mobilenet_v2
 from torchvision.models.mobilenetv2 import InvertedResidual
 
+from ssd.checkpoint.io import load_checkpoint, model_state
 from ssd.config import load_config
 from ssd.convert import (
     VOC_CLASS_NAMES,
@@ -27,7 +28,7 @@ from ssd.convert import (
 )
 from ssd.modeling import build_model, build_priors
 from ssd.modeling.anchors import boxes_per_location
-from ssd.utils.checkpoint import atomic_save, load_checkpoint, model_state
+from ssd.utils.checkpoint import atomic_save
 
 from .conftest import ROOT, synthetic_state_dict
 

@@ -13,9 +13,10 @@ import torch
 from torch import nn
 from torchvision.models.detection import ssd300_vgg16, ssdlite320_mobilenet_v3_large
 
+from ssd.checkpoint.io import load_checkpoint, model_state
 from ssd.config import load_config
 from ssd.convert import convert_weights
-from ssd.utils.checkpoint import atomic_save, load_checkpoint, model_state
+from ssd.utils.checkpoint import atomic_save
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BOX_TOL, SCORE_TOL = 1e-3, 1e-5

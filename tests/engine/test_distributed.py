@@ -6,7 +6,8 @@ import sys
 import pytest
 import torch
 
-from ssd.utils.checkpoint import last_checkpoint, load_checkpoint
+from ssd.checkpoint.io import load_checkpoint
+from ssd.utils.checkpoint import last_checkpoint
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ddp_worker.py")
 

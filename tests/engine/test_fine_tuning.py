@@ -9,8 +9,8 @@ from dataclasses import replace
 import torch
 
 from ssd import cli
+from ssd.checkpoint.io import load_checkpoint
 from ssd.data.synthetic import spec_for, write_coco
-from ssd.utils.checkpoint import load_checkpoint
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIG = os.path.join(ROOT, "configs", "ssdlite320_mnv3_coco.yaml")

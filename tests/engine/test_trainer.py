@@ -9,8 +9,9 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from standins import standin_cfg, standin_trainer  # noqa: E402
 
+from ssd.checkpoint.io import load_checkpoint  # noqa: E402
 from ssd.engine import HookBase, setup_run, train  # noqa: E402
-from ssd.utils.checkpoint import last_checkpoint, load_checkpoint  # noqa: E402
+from ssd.utils.checkpoint import last_checkpoint  # noqa: E402
 
 
 class Capture(HookBase):

@@ -7,13 +7,8 @@ import textwrap
 import pytest
 import torch
 
-from ssd.utils.checkpoint import (
-    last_checkpoint,
-    list_checkpoints,
-    load_checkpoint,
-    model_state,
-    save_checkpoint,
-)
+from ssd.checkpoint.io import load_checkpoint, model_state
+from ssd.utils.checkpoint import last_checkpoint, list_checkpoints, save_checkpoint
 from ssd.utils.download import cache_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -135,8 +130,8 @@ def test_model_state_gives_the_ema_weights_for_inference_and_the_raw_ones_on_req
 
 
 def test_another_architecture_is_named_from_the_stored_config():
+    from ssd.checkpoint.io import load_model_weights, mismatch_message
     from ssd.config import get_cfg
-    from ssd.utils.checkpoint import load_model_weights, mismatch_message
 
     stored = get_cfg()
     stored.MODEL.BACKBONE.NAME, stored.MODEL.NECK.NAME = "mobilenet_v3_large", "ssdlite_extras"

@@ -6,7 +6,7 @@ import os
 import pytest
 import torch
 
-from ssd.utils.checkpoint import load_checkpoint
+from ssd.checkpoint.io import load_checkpoint
 from ssd.utils.download import DownloadError, cache_path, download, hash_prefix, is_url
 
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from ssd.utils.checkpoint import model_state
+from ssd.checkpoint.io import model_state
 from ssd.utils.distributed import per_process_batch
 from ssd.utils.state_dict import strip_prefix
 

@@ -96,7 +96,7 @@ def test_help_and_a_missing_option_answer_before_torch_is_imported():
 
 
 # tools whose --help still imports torch (module-level imports not yet moved behind the parser)
-_HELP_STILL_IMPORTS_TORCH = {"bench", "visualize", "data"}
+_HELP_STILL_IMPORTS_TORCH = {"bench", "visualize"}
 
 
 @pytest.mark.parametrize("name", sorted(__import__("ssd.cli").cli.COMMANDS))
@@ -127,12 +127,14 @@ def test_the_choices_named_in_the_tools_match_the_library():
     # named in the tools so that --help needs no torch; they must not drift from the library's
     from ssd.convert import SOURCES
     from ssd.data import synthetic
+    from ssd.data.formats import FORMATS
     from ssd.data.synthetic import DIFFICULTIES
     from ssd.export.backends import BACKENDS
-    from ssd.tools import convert_weights, demo, make_synthetic_dataset, test
+    from ssd.tools import convert_weights, data, demo, make_synthetic_dataset, test
 
     assert convert_weights.SOURCES == SOURCES
     assert test.BACKENDS == demo._BACKENDS == BACKENDS
+    assert data.SOURCES == tuple(FORMATS)
     assert sorted(make_synthetic_dataset.DIFFICULTIES) == sorted(DIFFICULTIES)
     assert [f for f in make_synthetic_dataset.FORMATS if not hasattr(synthetic, f"write_{f}")] == []
 

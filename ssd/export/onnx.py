@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 OPSET = 17
 # Pairs of the global selection per detection: enough that even an untrained model's scores take
 # the fast path, with a margin, so the class-by-class fallback stays for the scores it was made
-# for (the counts behind 4: docs/benchmarks-notes.md).
+# for (the counts behind 4: docs/benchmarks.md (Measurement notes)).
 GLOBAL_CANDIDATES_PER_DETECTION = 4
 FORMAT = "ssd-onnx/1"
 INPUT_NAME = "images"

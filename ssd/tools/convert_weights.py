@@ -23,15 +23,11 @@ import argparse
 import logging
 import sys
 
-from ssd.config import get_cfg, load_config
-from ssd.convert import SOURCES, convert_weights
-from ssd.convert.convert import convert_tensorflow
-from ssd.data.catalog import load_class_names
 from ssd.tools import args as tool_args
-from ssd.utils.checkpoint import atomic_save
 from ssd.utils.logger import setup_tool_logging
 
 logger = logging.getLogger("ssd.convert")
+SOURCES = ("torchvision", "lufficc", "tensorflow")  # ssd.convert.SOURCES, named here so --help needs no torch
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -52,6 +48,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     setup_tool_logging(logging.INFO)
     args = parse_args(argv)
+    # torch and the library after the arguments: --help and a missing option answer at once
+    from ssd.config import get_cfg, load_config
+    from ssd.convert import convert_weights
+    from ssd.convert.convert import convert_tensorflow
+    from ssd.data.catalog import load_class_names
+    from ssd.utils.checkpoint import atomic_save
     if not args.config_file and args.source != "tensorflow":
         logger.error("--config-file is required for --source %s", args.source)
         return 1

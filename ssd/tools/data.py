@@ -17,9 +17,6 @@ import argparse
 import logging
 import sys
 
-from ssd.data.class_names import load_class_names
-from ssd.data.formats import FORMATS
-from ssd.data.writers import write_coco_dataset, write_voc_dataset, write_yolo_dataset
 from ssd.tools.args import entry_point, parse_args
 from ssd.utils.logger import setup_tool_logging
 
@@ -32,10 +29,14 @@ _INPUT_OPTIONS = {
     "labels": "LABELS",
 }
 TARGETS = ("coco", "voc", "yolo")
+SOURCES = ("coco", "voc", "yolo")  # the registered ssd.data.formats; named here so --help needs no torch
 
 
 def read_dataset(fmt_name: str, paths: dict[str, str], classes: str | None = None):
     """Build a dataset of a registered format from its catalog keys, every object kept (no transform)."""
+    from ssd.data.class_names import load_class_names
+    from ssd.data.formats import FORMATS
+
     fmt = FORMATS.get(fmt_name)
     missing = [k for k in fmt.required_keys if not paths.get(k)]
     if missing:
@@ -54,6 +55,8 @@ def read_dataset(fmt_name: str, paths: dict[str, str], classes: str | None = Non
 
 
 def convert(args: argparse.Namespace) -> str:
+    from ssd.data.writers import write_coco_dataset, write_voc_dataset, write_yolo_dataset
+
     paths = {key: getattr(args, option) for option, key in _INPUT_OPTIONS.items()}
     dataset = read_dataset(args.source, paths, args.classes)
     split = args.out_split or (args.split if args.source == "voc" else None)
@@ -75,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     conv = commands.add_parser("convert", help="write a dataset in another format", description=__doc__,
                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    conv.add_argument("--from", dest="source", required=True, choices=list(FORMATS), help="input format")
+    conv.add_argument("--from", dest="source", required=True, choices=SOURCES, help="input format")
     conv.add_argument("--to", dest="target", required=True, choices=TARGETS, help="output format")
     conv.add_argument("--out", required=True, help="output folder (created; a second split may share it)")
     conv.add_argument("--root", help="voc: the folder holding JPEGImages, Annotations, ImageSets")

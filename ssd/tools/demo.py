@@ -33,22 +33,21 @@ import re
 import sys
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import cv2
-from tqdm import tqdm
+if TYPE_CHECKING:
+    from ssd.engine.predictor import Predictor
 
-from ssd.data.image_io import CorruptImageError
-from ssd.engine.predictor import Predictor
-from ssd.export.backends import BACKENDS, inference_backend
 from ssd.tools.args import add_overrides, entry_point, parse_args
 from ssd.utils.logger import setup_tool_logging
-from ssd.utils.video import BrowserVideoWriter
 
 logger = logging.getLogger("ssd.demo")
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp")
+
+_BACKENDS = ("torch", "onnxruntime")  # ssd.export.backends.BACKENDS; named here so --help needs no torch
 
 
 @dataclass(frozen=True)
@@ -110,6 +109,11 @@ def check_output_holds_no_input(sources: list[Source], output: str) -> None:
 
 
 def run_images(source: Source, predictor: Predictor, output: str) -> tuple[list[dict], list[str]]:
+    import cv2  # cv2, tqdm and the library after --help
+    from tqdm import tqdm
+
+    from ssd.data.image_io import CorruptImageError
+
     """Annotated copies in ``output`` under each input's path relative to ``source.root``; returns
     the JSON entries (``file_name``: that relative path) and the paths skipped as unreadable."""
     entries, skipped = [], []
@@ -134,6 +138,11 @@ def run_images(source: Source, predictor: Predictor, output: str) -> tuple[list[
 
 
 def run_capture(source: Source, predictor: Predictor, output: str, *, max_frames: int = 0) -> list[dict]:
+    import cv2  # cv2, tqdm and the library after --help
+    from tqdm import tqdm
+
+    from ssd.utils.video import BrowserVideoWriter
+
     """Read frames with OpenCV (video file, webcam, stream), write the annotated video; returns
     one JSON entry per frame. Progress shows frames done / total when the source knows its length."""
     capture = cv2.VideoCapture(source.capture_target)
@@ -169,7 +178,7 @@ def run_capture(source: Source, predictor: Predictor, output: str, *, max_frames
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ckpt", default=None, help="checkpoint path or URL (holds the config and class names)")
-    parser.add_argument("--backend", default="torch", choices=BACKENDS,
+    parser.add_argument("--backend", default="torch", choices=_BACKENDS,
                         help="run the checkpoint in PyTorch, or the --onnx file in ONNX Runtime")
     parser.add_argument("--onnx", default=None, help="ONNX file of tools/export.py (with --backend onnxruntime)")
     parser.add_argument("--images", required=True, help="a folder, image, glob, video, webcam index or stream URL")
@@ -180,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     add_overrides(parser)
     args = parse_args(parser, argv)
     setup_tool_logging(logging.INFO)
+    from ssd.engine.predictor import Predictor
+    from ssd.export.backends import inference_backend
+
 
     sources = parse_source(args.images)
     check_output_holds_no_input(sources, args.output)

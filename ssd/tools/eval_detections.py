@@ -21,14 +21,11 @@ import math
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
-from ssd.config import load_config
-from ssd.data import build_dataset
-from ssd.evaluation import build_evaluator
-from ssd.evaluation.schema import json_safe
 from ssd.tools.args import add_overrides, entry_point, parse_args
 from ssd.tools.test import summary
 from ssd.utils.logger import setup_tool_logging
@@ -74,6 +71,8 @@ def detections_per_image(
 
     Entries whose image or category the dataset does not have are dropped with one warning
     giving the counts and the first ids; ``ValueError`` when no entry is left."""
+    import torch  # after --help
+
     layout = dataset.class_layout
     category_to_label = layout.labels_of_categories()
     index_of = {}
@@ -123,6 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     add_overrides(parser)
     args = parse_args(parser, argv)
     setup_tool_logging(logging.INFO)
+    # torch and the library after the arguments: --help and a missing option answer at once
+    from ssd.config import load_config
+    from ssd.data import build_dataset
+    from ssd.evaluation import build_evaluator
+    from ssd.evaluation.schema import json_safe
 
     cfg = load_config(args.config_file, args.opts)
     names = [args.dataset] if args.dataset else list(cfg.DATASETS.TEST)

@@ -12,11 +12,11 @@ from __future__ import annotations
 import argparse
 import logging
 
-from ssd.data.synthetic import DIFFICULTIES, spec_for, write_coco, write_demo_images, write_voc, write_yolo
 from ssd.tools.args import entry_point, parse_args
 from ssd.utils.logger import setup_tool_logging
 
-WRITERS = {"voc": write_voc, "coco": write_coco, "yolo": write_yolo}
+FORMATS = ("coco", "voc", "yolo")  # named here (not from ssd.data.synthetic) so --help needs no torch
+DIFFICULTIES = ("easy", "hard", "medium")
 
 
 @entry_point
@@ -24,12 +24,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--format", choices=sorted(WRITERS), default="voc")
+    parser.add_argument("--format", choices=FORMATS, default="voc")
     parser.add_argument("--out", help="output folder of the dataset")
     parser.add_argument("--train", type=int, default=300, help="training images")
     parser.add_argument("--test", type=int, default=100, help="test images")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--difficulty", choices=sorted(DIFFICULTIES), default="medium")
+    parser.add_argument("--difficulty", choices=DIFFICULTIES, default="medium")
     parser.add_argument("--min-objects", type=int)
     parser.add_argument("--max-objects", type=int)
     parser.add_argument("--min-size", type=float, help="smallest shape, fraction of the shorter side")
@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> None:
     setup_tool_logging(logging.INFO)
     if not args.out and not args.demo:
         parser.error("nothing to do: give --out and/or --demo N")
+    from ssd.data.synthetic import spec_for, write_coco, write_demo_images, write_voc, write_yolo
+
+    writers = {"voc": write_voc, "coco": write_coco, "yolo": write_yolo}
     spec = spec_for(
         args.difficulty,
         min_objects=args.min_objects,
@@ -50,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
         clutter=args.clutter,
     )
     if args.out:
-        WRITERS[args.format](args.out, train=args.train, test=args.test, seed=args.seed, spec=spec)
+        writers[args.format](args.out, train=args.train, test=args.test, seed=args.seed, spec=spec)
     if args.demo:
         paths = write_demo_images(args.demo_out, count=args.demo, seed=args.seed, spec=spec)
         logging.info("wrote %d demo images to %s", len(paths), args.demo_out)

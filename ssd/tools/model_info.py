@@ -18,12 +18,8 @@ import sys
 
 from yacs.config import CfgNode
 
-from ssd.config import load_config
-from ssd.data import class_names_for, resolve_num_classes
-from ssd.modeling import build_model
 from ssd.tools.args import add_overrides, entry_point, parse_args
 from ssd.utils.logger import setup_tool_logging
-from ssd.utils.model_stats import model_summary
 
 logger = logging.getLogger("ssd.model_info")
 
@@ -31,6 +27,8 @@ logger = logging.getLogger("ssd.model_info")
 def classes_from_datasets(cfg: CfgNode, *, fallback: int = 81) -> int:
     """MODEL.NUM_CLASSES 0 resolved as training resolves it (the datasets' class lists + background);
     ``fallback`` (COCO's 81) with a warning when the datasets cannot be read."""
+    from ssd.data import class_names_for, resolve_num_classes
+
     try:
         return resolve_num_classes(0, class_names_for(cfg))
     except (OSError, ValueError, KeyError) as e:
@@ -49,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     add_overrides(parser)
     args = parse_args(parser, argv)
     setup_tool_logging(logging.WARNING)
+    # torch and the library after the arguments: --help and a missing option answer at once
+    from ssd.config import load_config
+    from ssd.modeling import build_model
+    from ssd.utils.model_stats import model_summary
 
     # Counting needs no pretrained weights: never download them here.
     cfg = load_config(args.config_file, ["MODEL.BACKBONE.WEIGHTS", "", *args.opts])

@@ -21,7 +21,6 @@ import subprocess
 import sys
 import time
 
-from ssd.data.synthetic import spec_for, write_coco, write_demo_images
 from ssd.tools.args import add_overrides, entry_point, parse_args
 
 # the repository root: the quickstart runs there, with its relative paths
@@ -45,11 +44,15 @@ def ensure_dataset() -> None:
     if os.path.isfile(marker):
         print(f"[1/4] {DATASET_DIR} exists; not regenerating")
         return
+    from ssd.data.synthetic import spec_for, write_coco  # torch: after --help
+
     print(f"[1/4] writing {TRAIN_IMAGES} train + {TEST_IMAGES} test synthetic images to {DATASET_DIR}", flush=True)
     write_coco(DATASET_DIR, train=TRAIN_IMAGES, test=TEST_IMAGES, seed=0, spec=spec_for("easy", **QUICKSTART_SPEC))
 
 
 def ensure_demo_images() -> None:
+    from ssd.data.synthetic import spec_for, write_demo_images  # torch: after --help
+
     exts = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
     os.makedirs("demo", exist_ok=True)
     if not any(n.lower().endswith(exts) for n in os.listdir("demo")):

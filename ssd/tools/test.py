@@ -22,17 +22,9 @@ import sys
 
 from yacs.config import CfgNode
 
-from ssd.checkpoint.io import load_checkpoint
-from ssd.checkpoint.loading import detector_from_checkpoint, resolve_checkpoint_config
-from ssd.config import load_config
-from ssd.engine import evaluate, setup_run
-from ssd.evaluation import primary_metric
-from ssd.export.backends import BACKENDS, inference_backend
 from ssd.tools.args import add_overrides, entry_point, parse_args
-from ssd.utils.checkpoint import last_checkpoint
-from ssd.utils.distributed import destroy_distributed, is_main_process
-from ssd.utils.download import is_url
 
+BACKENDS = ("torch", "onnxruntime")  # ssd.export.backends.BACKENDS, named here so --help needs no torch
 logger = logging.getLogger("ssd.test")
 
 
@@ -40,6 +32,8 @@ def summary(name: str, result: dict) -> str:
     """The line printed for one dataset, its primary metric; the evaluator has just logged every
     metric and the per-class table (the same for VOC and COCO: both follow ``ssd.evaluation.schema``),
     so the console shows that table once."""
+    from ssd.evaluation import primary_metric
+
     metric, value = primary_metric(result)
     return f"{name}: {metric} = {value:.4f} (every metric and the per-class table: the log above, metrics.json)"
 
@@ -48,6 +42,8 @@ def default_output_dir(ckpt: str) -> str:
     """Where ``ssd test --ckpt CK`` writes unless OUTPUT_DIR is given: a folder of its own,
     ``outputs/test/<run folder>_<checkpoint name>``, never the training run's (its
     ``inference/*/metrics.json`` and ``log.txt`` belong to the training)."""
+    from ssd.utils.download import is_url
+
     stem = os.path.splitext(os.path.basename(ckpt.rstrip("/")))[0]
     run = "" if is_url(ckpt) else os.path.basename(os.path.dirname(os.path.abspath(ckpt)))
     return os.path.join("outputs", "test", f"{run}_{stem}" if run else stem)
@@ -61,6 +57,9 @@ def resolve_config(config_file: str | None, ckpt: str | None, opts: list[str]) -
 
 
 def _resolve(config_file: str | None, ckpt: str | None, opts: list[str]) -> tuple[dict | None, CfgNode]:
+    from ssd.checkpoint.loading import resolve_checkpoint_config
+    from ssd.config import load_config
+
     opts = list(opts)
     if ckpt and "OUTPUT_DIR" not in opts[::2]:
         opts += ["OUTPUT_DIR", default_output_dir(ckpt)]
@@ -86,6 +85,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(parser, argv)
     if not args.config_file and not args.ckpt:
         parser.error("give --ckpt (its stored config is used), --config-file (OUTPUT_DIR's last checkpoint), or both")
+    # torch and the library after the arguments: --help and a missing option answer at once
+    from ssd.checkpoint.loading import detector_from_checkpoint
+    from ssd.engine import evaluate, setup_run
+    from ssd.export.backends import inference_backend
+    from ssd.checkpoint.io import load_checkpoint
+    from ssd.utils.checkpoint import last_checkpoint
+    from ssd.utils.distributed import destroy_distributed, is_main_process
+
     checkpoint, cfg = _resolve(args.config_file, args.ckpt, args.opts)
     run = setup_run(cfg, training=False)
     if args.ckpt:

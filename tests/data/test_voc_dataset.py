@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from data_fixtures import voc_object, write_split, write_voc_image
@@ -65,3 +67,20 @@ def test_custom_classes_from_text_file(tmp_path):
 def test_duplicate_class_names_rejected():
     with pytest.raises(ValueError, match=r"duplicate class names \['a'\]"):
         load_class_names(["a", "b", "a"])
+
+
+@pytest.mark.parametrize("bad_id", ["../../secret", "/etc/secret"])
+def test_split_id_outside_root_refused_unless_allowed(voc_root, bad_id):
+    # ImageSets ids climbing out of the root are refused like COCO file names (issue 20)
+    split_file = os.path.join(voc_root, "ImageSets", "Main", "evil.txt")
+    with open(split_file, "w") as f:
+        f.write(f"{bad_id}\n")
+    with pytest.raises(ValueError) as e:
+        VOCDataset(root=voc_root, split="evil")
+    assert str(e.value) == (
+        f"{split_file}: file_name {bad_id!r} lies outside the image folder {os.path.join(voc_root, 'Annotations')}; "
+        "move the image into it, or set DATASETS.ALLOW_OUTSIDE_ROOT True to read it anyway")
+    # allowed: the check passes and the (missing) annotation file is what is reported
+    with pytest.raises(FileNotFoundError) as e2:
+        VOCDataset(root=voc_root, split="evil", allow_outside_root=True)
+    assert "lies outside" not in str(e2.value)

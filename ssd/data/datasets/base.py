@@ -8,6 +8,7 @@ Boxes follow the convention of :mod:`ssd.data.boxes` (xyxy float32, continuous p
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -157,3 +158,14 @@ def check_files_exist(paths: list[str], *, what: str, source: str, exists: Calla
         shown = "\n  ".join(missing[:5])
         more = f"\n  ... and {len(missing) - 5} more" if len(missing) > 5 else ""
         raise FileNotFoundError(f"{source}: {len(missing)} {what} missing:\n  {shown}{more}")
+
+
+def check_inside_root(image_dir: str, file_name: str, *, source: str, allow_outside_root: bool = False) -> str:
+    """``image_dir/file_name``; ``ValueError`` naming ``source`` when ``file_name`` is absolute or
+    climbs out of ``image_dir`` (by its text: links inside the folder are the user's own choice),
+    unless ``allow_outside_root``."""
+    parts = os.path.normpath(file_name).split(os.sep)
+    if not allow_outside_root and (os.path.isabs(file_name) or parts[0] == ".."):
+        raise ValueError(f"{source}: file_name {file_name!r} lies outside the image folder {image_dir}; "
+                         "move the image into it, or set DATASETS.ALLOW_OUTSIDE_ROOT True to read it anyway")
+    return os.path.join(image_dir, file_name)

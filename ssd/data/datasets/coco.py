@@ -26,7 +26,7 @@ from pycocotools.coco import COCO
 from ..boxes import coco_xywh_to_xyxy, sanitize_boxes
 from ..formats import DatasetFormat, register_format
 from ..image_io import read_image_size
-from .base import DetectionDataset, ImageRecord, Transform, check_files_exist
+from .base import DetectionDataset, ImageRecord, Transform, check_files_exist, check_inside_root
 from .voc import _lister
 
 logger = logging.getLogger(__name__)
@@ -70,17 +70,6 @@ def _what(i: int, a: dict) -> str:
 
 def _shown(ids: list) -> str:
     return ", ".join(str(i) for i in ids[:5]) + (", ..." if len(ids) > 5 else "")
-
-
-def check_inside_root(image_dir: str, file_name: str, *, source: str, allow_outside_root: bool = False) -> str:
-    """``image_dir/file_name``; ``ValueError`` naming ``source`` when ``file_name`` is absolute or
-    climbs out of ``image_dir`` (by its text: links inside the folder are the user's own choice),
-    unless ``allow_outside_root``."""
-    parts = os.path.normpath(file_name).split(os.sep)
-    if not allow_outside_root and (os.path.isabs(file_name) or parts[0] == ".."):
-        raise ValueError(f"{source}: file_name {file_name!r} lies outside the image folder {image_dir}; "
-                         "move the image into it, or set DATASETS.ALLOW_OUTSIDE_ROOT True to read it anyway")
-    return os.path.join(image_dir, file_name)
 
 
 def check_coco_dict(data: dict, *, source: str, image_dir: str | None = None,

@@ -18,7 +18,7 @@ from ..boxes import sanitize_boxes, voc_to_xyxy
 from ..class_names import load_class_names
 from ..formats import DatasetFormat, register_format
 from ..image_io import read_image_size
-from .base import DetectionDataset, ImageRecord, Transform, check_files_exist
+from .base import DetectionDataset, ImageRecord, Transform, check_files_exist, check_inside_root
 
 logger = logging.getLogger(__name__)
 
@@ -113,10 +113,14 @@ class VOCDataset(DetectionDataset):
         keep_difficult: bool = False,
         keep_empty: bool = True,
         skip_corrupt: bool = False,
+        allow_outside_root: bool = False,
     ) -> None:
         self.root, self.split = root, split
         split_file = os.path.join(root, "ImageSets", "Main", f"{split}.txt")
         ids = read_split(split_file)
+        for i in ids:  # an id like ../../x would read Annotations/JPEGImages files outside root, as COCO names would
+            check_inside_root(os.path.join(root, "Annotations"), i, source=split_file,
+                              allow_outside_root=allow_outside_root)
         ann_dir, img_dir = os.path.join(root, "Annotations"), os.path.join(root, "JPEGImages")
         ann_paths = [os.path.join(ann_dir, f"{i}.xml") for i in ids]
         check_files_exist(ann_paths, what="annotation files", source=split_file, exists=_lister(ann_dir))
@@ -169,8 +173,7 @@ def voc_default_class_names(root: str) -> list[str]:
 
 def _build_voc(paths: Mapping[str, str], *, class_names: Sequence[str] | None, allow_outside_root: bool = False,
                **common) -> VOCDataset:
-    # allow_outside_root: VOC names images by id inside JPEGImages; nothing to allow
-    return VOCDataset(root=paths["ROOT"], split=paths["SPLIT"],
+    return VOCDataset(root=paths["ROOT"], split=paths["SPLIT"], allow_outside_root=allow_outside_root,
                       class_names=class_names or voc_default_class_names(paths["ROOT"]), **common)
 
 

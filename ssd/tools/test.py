@@ -86,10 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.config_file and not args.ckpt:
         parser.error("give --ckpt (its stored config is used), --config-file (OUTPUT_DIR's last checkpoint), or both")
     # torch and the library after the arguments: --help and a missing option answer at once
+    from ssd.checkpoint.io import load_checkpoint
     from ssd.checkpoint.loading import detector_from_checkpoint
     from ssd.engine import evaluate, setup_run
     from ssd.export.backends import inference_backend
-    from ssd.checkpoint.io import load_checkpoint
     from ssd.utils.checkpoint import last_checkpoint
     from ssd.utils.distributed import destroy_distributed, is_main_process
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 from torch import nn
 
@@ -20,6 +22,16 @@ _NORM_TYPES = (
 )
 
 
+def _trainable_parameters(model: nn.Module) -> Iterator[tuple[nn.Module, str, nn.Parameter]]:
+    """``(module, name, parameter)`` of every trainable parameter, each once even if shared."""
+    seen: set[int] = set()
+    for module in model.modules():
+        for name, param in module.named_parameters(recurse=False):
+            if param.requires_grad and id(param) not in seen:
+                seen.add(id(param))
+                yield module, name, param
+
+
 def split_decay_params(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
     """``(decay, no_decay)``: parameters of normalisation layers and every bias go to ``no_decay``.
 
@@ -27,16 +39,8 @@ def split_decay_params(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Pa
     """
     decay: list[nn.Parameter] = []
     no_decay: list[nn.Parameter] = []
-    seen: set[int] = set()
-    for module in model.modules():
-        for name, param in module.named_parameters(recurse=False):
-            if not param.requires_grad or id(param) in seen:
-                continue
-            seen.add(id(param))
-            if isinstance(module, _NORM_TYPES) or name == "bias":
-                no_decay.append(param)
-            else:
-                decay.append(param)
+    for module, name, param in _trainable_parameters(model):
+        (no_decay if isinstance(module, _NORM_TYPES) or name == "bias" else decay).append(param)
     return decay, no_decay
 
 
@@ -45,13 +49,8 @@ def split_bias_params(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Par
     rest (trainable only, each once)."""
     others: list[nn.Parameter] = []
     biases: list[nn.Parameter] = []
-    seen: set[int] = set()
-    for module in model.modules():
-        for name, param in module.named_parameters(recurse=False):
-            if not param.requires_grad or id(param) in seen:
-                continue
-            seen.add(id(param))
-            (biases if name == "bias" and not isinstance(module, _NORM_TYPES) else others).append(param)
+    for module, name, param in _trainable_parameters(model):
+        (biases if name == "bias" and not isinstance(module, _NORM_TYPES) else others).append(param)
     return others, biases
 
 

@@ -5,7 +5,7 @@ fit a model. (Writing them, atomically, is :mod:`ssd.utils.checkpoint`: that kno
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -170,3 +170,19 @@ def load_model_weights(
     if message:
         raise ValueError(message)
     model.load_state_dict(weights)
+
+
+def place_weights(model: nn.Module, weights: Mapping[str, torch.Tensor], *, may_miss: Collection[str] = ()) -> None:
+    """Copy a converter's ``weights`` into ``model`` by name: every tensor must be the model's and
+    of its shape, and every tensor of the model must be given except those in ``may_miss`` (they
+    keep their values). Raises ``ValueError`` naming the tensors otherwise."""
+    expected = model.state_dict()
+    unknown = [k for k in weights if k not in expected]
+    reshaped = [k for k in weights if k in expected and tuple(weights[k].shape) != tuple(expected[k].shape)]
+    missing = [k for k in expected if k not in weights and k not in set(may_miss)]
+    if unknown or reshaped or missing:
+        parts = [f"{what}: {', '.join(keys[:3])}" + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+                 for what, keys in (("not in the model", unknown), ("of another shape", reshaped),
+                                    ("not given", missing)) if keys]
+        raise ValueError("converted weights do not fit the model (" + "; ".join(parts) + ")")
+    model.load_state_dict(weights, strict=False)

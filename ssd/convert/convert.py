@@ -12,6 +12,7 @@ from typing import Any
 from torch import Tensor
 from yacs.config import CfgNode
 
+from ..checkpoint.io import place_weights
 from ..data.catalog import load_class_names
 from ..modeling import SSDDetector, build_model
 from ..modeling.anchors import boxes_per_location
@@ -128,7 +129,7 @@ def convert_weights(
         if not allow_partial:
             raise ValueError(f"{report}\nrefusing to write a partial model (pass --allow-partial to write it anyway)")
         logger.warning("%s\nwriting a partial model: the keys above keep their initial values", report)
-    model.load_state_dict(conversion.state_dict, strict=conversion.complete)
+    place_weights(model, conversion.state_dict, may_miss=() if conversion.complete else list(target))
     cfg.freeze()
     checkpoint = converted_checkpoint(
         model_state=model.state_dict(), config_yaml=cfg.dump(), layout=layout, source=source, origin=weights
@@ -170,7 +171,7 @@ def convert_tensorflow(
     if not conversion.complete or outside:
         extra = "".join(f"\n  {k}: outside the scopes read" for k in outside)
         raise ValueError(f"{graph_path}: {conversion.describe()}{extra}")
-    model.load_state_dict(conversion.state_dict, strict=False)
+    place_weights(model, conversion.state_dict, may_miss=counters)
     cfg.freeze()
     checkpoint = converted_checkpoint(
         model_state=model.state_dict(), config_yaml=cfg.dump(), layout=layout, source="tensorflow", origin=graph_path

@@ -28,22 +28,19 @@ import torch
 from torch import nn
 from yacs.config import CfgNode
 
-from ..checkpoint import io as ckpt_io
-from ..checkpoint import load_pretrained_weights
+from ..checkpoint.checkpointer import Checkpointer
 from ..data import resolve_num_classes
 from ..evaluation.schema import json_safe
 from ..solver import build_ema, build_lr_scheduler, build_optimizer
-from ..utils import checkpoint as ckpt
 from ..utils.run_lock import acquire_run_lock
 from ..visualization.plots import write_training_curves
-from .best import BestCheckpoint
-from .hooks import CheckpointHook, EvalHook, HookBase, LoggingHook
+from .hooks import BestCheckpointer, EvalHook, HookBase, LoggingHook, PeriodicCheckpointer
 from .precision import resolve_amp, resolve_channels_last
 from .progress import LoggedProgress
-from .resume import check_resume, record_config
+from .resume import record_config
 from .runner import Run, evaluate, prepare_for_world, truncate_jsonl
 from .summary import format_summary, metric_entry, run_summary, write_summary
-from .trainer import Trainer, unwrap
+from .trainer import Trainer
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +57,7 @@ class DefaultTrainer:
         self.class_names = list(self.build_class_names(self.cfg))
         self.num_classes = resolve_num_classes(self.cfg.MODEL.NUM_CLASSES, self.class_names)
         self.writer: Any = None
-        self.best: BestCheckpoint | None = None
-        self.saved: list[str] = []
+        self.last: str | None = None  # the checkpoint this run resumed from
         self.final_eval: dict[str, Any] = {}
 
     # -- builders: override in a subclass ------------------------------------------------------
@@ -119,9 +115,12 @@ class DefaultTrainer:
         if channels_last:
             model = model.to(memory_format=torch.channels_last)
             logger.info("SOLVER.CHANNELS_LAST = %s: training in channels_last (NHWC)", s.CHANNELS_LAST)
-        self.last = ckpt.last_checkpoint(cfg.OUTPUT_DIR) if self.resume else None
-        if not self.last and cfg.MODEL.WEIGHTS:
-            self.load_weights(model)
+        self.checkpointer = self.build_checkpointer(model)
+        # the weights first (resumed, or MODEL.WEIGHTS): the EMA starts as a copy of them
+        state = self.checkpointer.resume_or_load(
+            cfg.MODEL.WEIGHTS, resume=self.resume, class_map=dict(cfg.MODEL.WEIGHTS_CLASS_MAP),
+            allow_partial=cfg.MODEL.WEIGHTS_ALLOW_PARTIAL, allow_model_change=s.RESUME_ALLOW_MODEL_CHANGE)
+        self.last = self.checkpointer.resumed_from
         optimizer = self.build_optimizer(cfg, model)
         scheduler = self.build_lr_scheduler(cfg, optimizer)
         ema = build_ema(cfg, model)
@@ -130,91 +129,58 @@ class DefaultTrainer:
                         s.EMA_DECAY, s.EMA_WARMUP)
         model = prepare_for_world(model, sync_bn=cfg.MODEL.SYNC_BN, device=self.device,
                                   world_size=self.run.world_size)
-        return Trainer(model=model, optimizer=optimizer, scheduler=scheduler, device=self.device,
+        loop = Trainer(model=model, optimizer=optimizer, scheduler=scheduler, device=self.device,
                        amp_dtype=amp_dtype, channels_last=channels_last, ema=ema, clip_grad_norm=s.CLIP_GRAD_NORM,
                        skip_nonfinite=s.SKIP_NONFINITE)
-
-    def load_weights(self, model: nn.Module) -> None:
-        """``MODEL.WEIGHTS`` into ``model``, carried over to this run's classes
-        (:func:`ssd.checkpoint.load_pretrained_weights`)."""
-        cfg = self.cfg
-        weights = ckpt_io.load_checkpoint(cfg.MODEL.WEIGHTS, option="MODEL.WEIGHTS")
-        load_pretrained_weights(model, weights, source=cfg.MODEL.WEIGHTS, class_names=self.class_names,
-                                class_map=dict(cfg.MODEL.WEIGHTS_CLASS_MAP),
-                                allow_partial=cfg.MODEL.WEIGHTS_ALLOW_PARTIAL, config=cfg,
-                                num_classes=self.num_classes, output_dir=cfg.OUTPUT_DIR if self.rank == 0 else None)
-        logger.info("initialised the model from MODEL.WEIGHTS = %s", cfg.MODEL.WEIGHTS)
-
-    def resume_or_load(self) -> None:
-        """Build the loop; continue from OUTPUT_DIR's last checkpoint (refusing another model or
-        other classes unless ``SOLVER.RESUME_ALLOW_MODEL_CHANGE``), else start from
-        ``MODEL.WEIGHTS`` or from scratch. Rank 0 records the config."""
-        cfg = self.cfg
-        if self.rank == 0:
-            ckpt.remove_stale_temp_files(cfg.OUTPUT_DIR)
-        self.loop = loop = self.build_loop()
-        if self.last:
-            state = ckpt_io.load_checkpoint(self.last)
-            check_resume(state, source=self.last, config=cfg, class_names=self.class_names,
-                         allow_model_change=cfg.SOLVER.RESUME_ALLOW_MODEL_CHANGE)
-            weights = ckpt_io.model_state(state, source=self.last, ema=False)
-            message = ckpt_io.mismatch_message(state, source=self.last, weights=weights, model=unwrap(loop.model),
-                                               config=cfg, num_classes=self.num_classes)
-            if message:
-                raise ValueError(message)
-            loop.load_state_dict(state)
+        if state is not None:
+            loop.load_training_state(state)
             logger.info("resumed from %s at iteration %d (lr %.6g)", self.last, loop.iter,
                         loop.optimizer.param_groups[0]["lr"])
+        return loop
+
+    def build_checkpointer(self, model: nn.Module) -> Checkpointer:
+        """The owner of OUTPUT_DIR's checkpoints for ``model`` (rank 0 writes)."""
+        return Checkpointer(model, self.cfg.OUTPUT_DIR, config=self.cfg, class_names=self.class_names,
+                            keep=self.cfg.SOLVER.KEEP_CHECKPOINTS, save_to_disk=self.rank == 0)
+
+    def resume_or_load(self) -> None:
+        """Build the loop: its model continues from OUTPUT_DIR's last checkpoint (refusing another
+        model or other classes unless ``SOLVER.RESUME_ALLOW_MODEL_CHANGE``) with the optimizer,
+        schedule, EMA and RNG state, else starts from ``MODEL.WEIGHTS`` or from scratch. Rank 0
+        records the config."""
+        self.loop = self.build_loop()
         if self.rank == 0:
-            record_config(cfg.OUTPUT_DIR, cfg.dump(), iteration=loop.iter)
+            record_config(self.cfg.OUTPUT_DIR, self.cfg.dump(), iteration=self.loop.iter)
 
-    def checkpoint_state(self) -> dict[str, Any]:
-        """What ``model_<iteration>.pth`` holds: the loop's state, the config and the class names."""
-        return {**self.loop.state_dict(), "config": self.cfg.dump(), "class_names": self.class_names}
-
-    def best_weights(self) -> dict[str, Any]:
-        """What ``model_best.pth`` holds: the weights (EMA too), the config and the class names."""
-        loop = self.loop
-        weights = {"model": unwrap(loop.model).state_dict(), "iteration": loop.iter, "config": self.cfg.dump(),
-                   "class_names": self.class_names}
-        if loop.ema is not None:
-            weights["model_ema"] = loop.ema.state_dict()
-        return weights
-
-    def save_checkpoint(self, iteration: int) -> None:
-        state = self.checkpoint_state()
-        # on every rank (they hold the same weights), so that all stop together on a non-finite model
-        ckpt.check_finite(state, what=f"the checkpoint of iteration {iteration}")
-        if self.rank == 0:
-            self.saved.append(ckpt.save_checkpoint(state, directory=self.cfg.OUTPUT_DIR, iteration=iteration,
-                                                   keep=self.cfg.SOLVER.KEEP_CHECKPOINTS))
-
-    def evaluate_and_record(self, iteration: int) -> None:
-        """Evaluate the shipped weights; rank 0 appends to ``eval_history.jsonl`` and updates the
-        best checkpoint from the first test set."""
+    def evaluate_and_record(self, iteration: int) -> dict[str, dict[str, Any]]:
+        """Evaluate the shipped weights (``{dataset: {task: result}}``, ``{}`` without test sets or
+        off rank 0); rank 0 appends them to ``eval_history.jsonl``."""
         cfg = self.cfg
         if not cfg.DATASETS.TEST:
-            return
+            return {}
         results = self.evaluate(self.loop.eval_model, step=iteration)
         if self.rank != 0:
-            return
+            return {}
         with open(os.path.join(cfg.OUTPUT_DIR, "eval_history.jsonl"), "a", encoding="utf-8") as f:
             f.write(json.dumps(json_safe({"iteration": iteration, "results": results})) + "\n")
         name = cfg.DATASETS.TEST[0]
         self.final_eval.update(metric_entry(iteration=iteration, dataset=name, result=results[name]))
-        self.best.update(iteration=iteration, dataset=name, result=results[name])
+        return results
 
     def build_hooks(self) -> list[HookBase]:
-        """Logging + ``metrics.jsonl``, periodic checkpoints, periodic evaluation (with the best
-        checkpoint), then ``extra_hooks``."""
+        """Logging + ``metrics.jsonl``, periodic checkpoints, periodic evaluation, the best
+        checkpoint (after each evaluation), then ``extra_hooks``."""
         s = self.cfg.SOLVER
         metrics_path = os.path.join(self.cfg.OUTPUT_DIR, "metrics.jsonl") if self.rank == 0 else None
-        return [
+        hooks: list[HookBase] = [
             LoggingHook(period=s.LOG_PERIOD, writer=self.writer, metrics_path=metrics_path),
-            CheckpointHook(period=s.CHECKPOINT_PERIOD, save=self.save_checkpoint),
-            EvalHook(period=s.EVAL_PERIOD, evaluate=self.evaluate_and_record),
-            *self.extra_hooks,
+            PeriodicCheckpointer(self.checkpointer, period=s.CHECKPOINT_PERIOD),
         ]
+        if self.cfg.DATASETS.TEST:
+            evaluation = EvalHook(period=s.EVAL_PERIOD, evaluate=self.evaluate_and_record)
+            hooks += [evaluation, BestCheckpointer(self.checkpointer, eval_hook=evaluation,
+                                                   dataset=self.cfg.DATASETS.TEST[0])]
+        return [*hooks, *self.extra_hooks]
 
     def _open_outputs(self) -> None:
         """Rank 0: TensorBoard (purging steps a resumed run repeats), ``metrics.jsonl`` cut to the
@@ -226,7 +192,7 @@ class DefaultTrainer:
         out, start = self.cfg.OUTPUT_DIR, self.loop.iter
         self.writer = SummaryWriter(log_dir=os.path.join(out, "tensorboard"), purge_step=start)
         truncate_jsonl(os.path.join(out, "metrics.jsonl"), after=start)
-        self.best = BestCheckpoint(directory=out, weights=self.best_weights)
+        self.checkpointer.open_best()
 
     def train(self) -> Trainer:
         """Resume or load, train to ``SOLVER.MAX_ITER`` (a run already there but never evaluated at
@@ -253,7 +219,11 @@ class DefaultTrainer:
                 logger.info("%s holds iteration %d = SOLVER.MAX_ITER but the run has no summary.json: "
                             "running its final evaluation", self.last, loop.iter)
                 loop.start_iter = loop.max_iter = loop.iter
-                self.evaluate_and_record(loop.iter)
+                results = self.evaluate_and_record(loop.iter)
+                if results:
+                    self.checkpointer.update_best(loop.weights_state, iteration=loop.iter,
+                                                  dataset=self.cfg.DATASETS.TEST[0],
+                                                  result=results[self.cfg.DATASETS.TEST[0]])
             else:
                 loop.register_hooks(self.build_hooks())
                 data = self.build_train_loader(self.cfg, start_iter=loop.iter, rank=self.rank,
@@ -269,11 +239,11 @@ class DefaultTrainer:
         return loop
 
     def write_summary(self, wall_time_s: float) -> None:
-        loop, best = self.loop, self.best
+        loop, best = self.loop, self.checkpointer.open_best()
         summary = run_summary(
             wall_time_s=wall_time_s, start_iter=loop.start_iter, end_iter=loop.iter, max_iter=loop.max_iter,
             final=self.final_eval or None, best=best.record,
-            final_checkpoint=self.saved[-1] if self.saved else self.last,
+            final_checkpoint=self.checkpointer.last_checkpoint(),
             best_checkpoint=best.path if best.record else None, has_ema=loop.ema is not None,
             config_file=os.path.join(self.cfg.OUTPUT_DIR, "config.yaml"),
         )

@@ -1,5 +1,5 @@
 """Trainer hooks: timing and log lines (+ ``metrics.jsonl``), TensorBoard, periodic checkpoints,
-periodic evaluation.
+periodic evaluation, the best checkpoint (detectron2's ``engine/hooks.py``).
 
 A hook reads the loop's state from the trainer: ``trainer.iter`` (steps completed; in
 ``after_step`` it includes the step just run), ``trainer.start_iter`` / ``trainer.max_iter`` (the
@@ -20,6 +20,8 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+
+from ..checkpoint.checkpointer import Checkpointer
 
 logger = logging.getLogger(__name__)
 
@@ -106,26 +108,45 @@ class LoggingHook(HookBase):
             self.writer.add_scalar("train/memory_mb", memory, t.iter)
 
 
-class CheckpointHook(HookBase):
-    """Calls ``save(completed_iterations)`` every ``period`` iterations and after the last one."""
+class PeriodicCheckpointer(HookBase):
+    """``model_<iteration>.pth`` of the loop's state through ``checkpointer`` every ``period``
+    iterations and after the last one (on every rank: each checks the weights are finite, the
+    Checkpointer's writing rank writes)."""
 
-    def __init__(self, *, period: int, save: Callable[[int], Any]):
-        self.period, self.save = period, save
+    def __init__(self, checkpointer: Checkpointer, *, period: int):
+        self.checkpointer, self.period = checkpointer, period
 
     def after_step(self) -> None:
         if self.period_end(self.period):
-            self.save(self.trainer.iter)
+            self.checkpointer.save(self.trainer.state_dict(), iteration=self.trainer.iter)
 
 
 class EvalHook(HookBase):
     """Calls ``evaluate(completed_iterations)`` every ``period`` iterations (0 = never in between)
-    and after the last one, on every rank (inference is split across ranks). The model is put
-    back in training mode afterwards."""
+    and after the last one, on every rank (inference is split across ranks), and keeps what it
+    returned as ``latest`` (``(iteration, results)``). The model is put back in training mode."""
 
     def __init__(self, *, period: int, evaluate: Callable[[int], Any]):
         self.period, self.evaluate = period, evaluate
+        self.latest: tuple[int, Any] | None = None
 
     def after_step(self) -> None:
         if self.period_end(self.period):
-            self.evaluate(self.trainer.iter)
+            self.latest = (self.trainer.iter, self.evaluate(self.trainer.iter))
             self.trainer.model.train()
+
+
+class BestCheckpointer(HookBase):
+    """After each evaluation of ``eval_hook`` (placed after it), ``model_best.pth`` through
+    ``checkpointer`` when the result on ``dataset`` (``results[dataset]``, ``eval_hook``'s
+    ``{dataset: {task: result}}``) is the best so far (the primary metric of
+    :func:`ssd.evaluation.schema.primary_metric`). A rank without results writes nothing."""
+
+    def __init__(self, checkpointer: Checkpointer, *, eval_hook: EvalHook, dataset: str):
+        self.checkpointer, self.eval_hook, self.dataset = checkpointer, eval_hook, dataset
+
+    def after_step(self) -> None:
+        latest = self.eval_hook.latest
+        if latest is not None and latest[0] == self.trainer.iter and latest[1]:
+            self.checkpointer.update_best(self.trainer.weights_state, iteration=latest[0], dataset=self.dataset,
+                                          result=latest[1][self.dataset])

@@ -189,6 +189,13 @@ class Trainer:
         self.iter += 1
         self.step_info = {"losses": reported, "lr": lr, "data_time": data_time, "skipped": self.skipped_steps}
 
+    def weights_state(self) -> dict[str, Any]:
+        """The weights: ``model`` (trained), ``model_ema`` (with EMA) and ``iteration``."""
+        state: dict[str, Any] = {"model": unwrap(self.model).state_dict(), "iteration": self.iter}
+        if self.ema is not None:
+            state["model_ema"] = self.ema.state_dict()
+        return state
+
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly after the last completed iteration."""
         state = {
@@ -207,8 +214,10 @@ class Trainer:
             state["rng"]["cuda"] = torch.cuda.get_rng_state(self.device)
         return state
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        unwrap(self.model).load_state_dict(state["model"])
+    def load_training_state(self, state: dict[str, Any]) -> None:
+        """Continue after ``state`` (a :meth:`state_dict`): optimizer, scheduler position, scaler,
+        EMA, iteration and RNG. The model's weights are loaded by the Checkpointer
+        (:meth:`ssd.checkpoint.Checkpointer.resume`), which checks that they are this model's."""
         self.optimizer.load_state_dict(state["optimizer"])
         # The schedule's shape (warmup, steps, MAX_ITER) comes from the current config, so a run can be
         # extended; position and base LR come from the checkpoint.

@@ -27,9 +27,8 @@ class BestCheckpoint:
     "metric", "value", "result"}``, ``result`` the schema result of that evaluation) up to date;
     a resumed run continues from the ``best.json`` already there."""
 
-    def __init__(self, *, directory: str, weights: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, *, directory: str) -> None:
         self.directory = directory
-        self.weights = weights  # -> the checkpoint dict to write as model_best.pth
         self.path = os.path.join(directory, ckpt.BEST)
         self.record: dict[str, Any] | None = None
         json_path = os.path.join(directory, BEST_JSON)
@@ -37,9 +36,12 @@ class BestCheckpoint:
             with open(json_path, encoding="utf-8") as f:
                 self.record = json.load(f)
 
-    def update(self, *, iteration: int, dataset: str, result: Mapping[str, Any]) -> bool:
+    def update(
+        self, *, iteration: int, dataset: str, result: Mapping[str, Any], weights: Callable[[], Mapping[str, Any]]
+    ) -> bool:
         """Write the best files when ``result``'s primary metric beats the best so far (the first
-        finite value always does); returns whether it did."""
+        finite value always does): ``model_best.pth`` holds ``weights()`` (only called then).
+        Returns whether it did."""
         name, value = primary_metric(result)
         if math.isnan(value):
             logger.warning("%s = NaN at iteration %d on %s: not a candidate for %s", name, iteration, dataset,
@@ -47,7 +49,7 @@ class BestCheckpoint:
             return False
         if self.record is not None and value <= float(self.record["value"]):
             return False
-        state = self.weights()
+        state = dict(weights())
         ckpt.check_finite(state, what=f"best checkpoint {self.path}")
         ckpt.atomic_save(state, self.path)
         self.record = {"iteration": iteration, "dataset": dataset, "metric": name, "value": value,

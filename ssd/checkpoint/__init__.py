@@ -6,5 +6,5 @@ from .checkpointer import Checkpointer
 from .loading import LoadedDetector, checkpoint_class_names, checkpoint_layout, load_detector
 from .pretrained import TRANSFER_REPORT, load_pretrained_weights
 
-__all__ = ["TRANSFER_REPORT", "Checkpointer", "LoadedDetector", "checkpoint_class_names", "checkpoint_layout", "load_detector",
-           "load_pretrained_weights"]
+__all__ = ["TRANSFER_REPORT", "Checkpointer", "LoadedDetector", "checkpoint_class_names", "checkpoint_layout",
+           "load_detector", "load_pretrained_weights"]

@@ -40,6 +40,7 @@ from ..checkpoint.loading import (
     resolve_checkpoint_config,
 )
 from ..config import resolve_device
+from ..data.class_layout import ClassLayout
 from ..data.image_io import pil_to_rgb, read_image
 from ..data.transforms import ResizeTransform
 from ..visualization.draw import draw_detections
@@ -150,6 +151,7 @@ class Predictor:
     """``predictor(image or [images], channels="bgr") -> Detections or [Detections]``.
 
     ``backend`` follows the contract in the module doc; ``image_size`` is its square input side;
+    ``class_layout`` (or just ``class_names``) what its labels are (:class:`~ssd.data.ClassLayout`);
     ``score_threshold`` drops weaker detections; ``batch_size`` bounds the images per backend call.
     """
 
@@ -158,22 +160,30 @@ class Predictor:
         *,
         backend: Backend,
         image_size: int,
-        class_names: Sequence[str],
+        class_names: Sequence[str] | None = None,
+        class_layout: ClassLayout | None = None,
         device: torch.device | str = "cpu",
         score_threshold: float = 0.5,
         batch_size: int = 8,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size = {batch_size}; expected >= 1")
+        if (class_names is None) == (class_layout is None):
+            raise ValueError("pass one of class_names and class_layout")
         self.device = torch.device(device)
         if isinstance(backend, nn.Module):
             backend = backend.eval().to(self.device)
         self.backend = backend
         self.image_size = int(image_size)
-        self.class_names = list(class_names)
+        self.class_layout = class_layout if class_layout is not None else ClassLayout(list(class_names or []))
         self.score_threshold = float(score_threshold)
         self.batch_size = int(batch_size)
         self._resize = ResizeTransform(size=self.image_size)
+
+    @property
+    def class_names(self) -> list[str]:
+        """Label ``l`` is ``class_names[l - 1]``."""
+        return list(self.class_layout.class_names)
 
     @classmethod
     def from_checkpoint(
@@ -198,12 +208,12 @@ class Predictor:
         # ``device`` over the stored config, the caller's MODEL.DEVICE override over ``device``
         checkpoint, cfg = resolve_checkpoint_config(path_or_url, config_file=config_file,
                                                     opts=["MODEL.DEVICE", device, *opts])
-        class_names = checkpoint_layout(checkpoint, cfg, source=path_or_url).class_names
+        layout = checkpoint_layout(checkpoint, cfg, source=path_or_url)
         if backend == "torch":
             backend = detector_from_checkpoint(checkpoint, cfg, source=path_or_url).model
         elif isinstance(backend, str):
             raise ValueError(f"backend = {backend!r}; expected 'torch' or an object with the backend contract")
-        return cls(backend=backend, image_size=cfg.INPUT.IMAGE_SIZE, class_names=class_names,
+        return cls(backend=backend, image_size=cfg.INPUT.IMAGE_SIZE, class_layout=layout,
                    device=resolve_device(cfg.MODEL.DEVICE), score_threshold=score_threshold, batch_size=batch_size)
 
     @classmethod
@@ -214,7 +224,7 @@ class Predictor:
         from ..export.runtime import OnnxRuntimeDetector
 
         detector = OnnxRuntimeDetector(path, providers=providers)
-        return cls(backend=detector, image_size=detector.image_size, class_names=detector.class_names,
+        return cls(backend=detector, image_size=detector.image_size, class_layout=detector.class_layout,
                    device="cpu", score_threshold=score_threshold, batch_size=batch_size)
 
     def __call__(

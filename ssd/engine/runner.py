@@ -116,10 +116,11 @@ def iter_evaluations(
     model: nn.Module,
     *,
     device: torch.device,
-    class_names: list[str],
+    class_names: list[str] | None = None,
     build_test_loader: Callable[..., Any] | None = None,
     progress: bool = False,
     label_to_category_id: dict[int, int] | None = None,
+    class_layout: ClassLayout | None = None,
 ) -> Iterator[DatasetEvaluation]:
     """Inference and evaluation on every ``DATASETS.TEST`` set in turn, this rank doing its share;
     rank 0 writes ``OUTPUT_DIR/inference/<dataset>/detections.json`` before the evaluator runs
@@ -127,19 +128,20 @@ def iter_evaluations(
 
     Every rank must consume the iterator to the end (it gathers across ranks). The model is in
     eval mode during inference and back in its own mode after (see ``inference_context``).
-    ``label_to_category_id`` is the model's own label layout (a converted torchvision COCO model:
-    90 labels, "N/A" slots included, label = category id); COCO test sets are then matched by
-    category id instead of by class list."""
+    ``class_layout`` is the model's (or ``class_names`` with ``label_to_category_id``, the model's
+    own label layout when it has one: a converted torchvision COCO model's 90 labels, "N/A" slots
+    included, label = category id); COCO test sets are then matched by category id instead of by
+    class list (:func:`ssd.data.class_layout.scoring_layout`)."""
     build_test_loader = build_test_loader or _default_test_loader
     rank, world_size = get_rank(), get_world_size()
     model = unwrap(model)
     for name in cfg.DATASETS.TEST:
         loader = build_test_loader(cfg, name, rank=rank, world_size=world_size)
         dataset = loader.dataset
-        model_layout = ClassLayout(class_names, label_to_category_id)
-        layout, own_layout = scoring_layout(model_layout, dataset.class_layout, name=name)
+        model_layout = class_layout or ClassLayout(list(class_names or []), label_to_category_id)
+        layout, _ = scoring_layout(model_layout, dataset.class_layout, name=name)
         mapping = layout.label_to_category_id
-        evaluator = build_evaluator(cfg, dataset, class_names, mapping if own_layout else None)
+        evaluator = build_evaluator(cfg, dataset, class_layout=layout)
         local = run_inference(model, loader, device=device, input_size=model.image_size, evaluator=evaluator,
                               label_to_category_id=mapping, progress=progress and rank == 0,
                               desc=f"inference on {name}")
@@ -160,12 +162,13 @@ def evaluate(
     model: nn.Module,
     *,
     device: torch.device,
-    class_names: list[str],
+    class_names: list[str] | None = None,
     build_test_loader: Callable[..., Any] | None = None,
     writer: Any = None,
     step: int | None = None,
     progress: bool = False,
     label_to_category_id: dict[int, int] | None = None,
+    class_layout: ClassLayout | None = None,
     on_dataset: Callable[[DatasetEvaluation], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Evaluate on every ``DATASETS.TEST`` set (:func:`iter_evaluations`). Rank 0 gets
@@ -176,7 +179,8 @@ def evaluate(
     results: dict[str, dict[str, Any]] = {}
     for evaluation in iter_evaluations(cfg, model, device=device, class_names=class_names,
                                        build_test_loader=build_test_loader,
-                                       progress=progress, label_to_category_id=label_to_category_id):
+                                       progress=progress, label_to_category_id=label_to_category_id,
+                                       class_layout=class_layout):
         if on_dataset is not None:
             on_dataset(evaluation)
         if is_main_process():

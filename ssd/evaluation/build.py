@@ -9,6 +9,7 @@ from typing import Any
 from yacs.config import CfgNode
 
 from ..config.choices import EVALUATORS
+from ..data.class_layout import ClassLayout
 from .coco import COCOEvaluator
 from .evaluator import DatasetEvaluator
 from .voc import VOCEvaluator
@@ -27,11 +28,19 @@ def evaluator_kind(cfg: CfgNode, dataset: Any) -> str:
 
 
 def build_evaluator(
-    cfg: CfgNode, dataset: Any, class_names: Sequence[str], label_to_category_id: Mapping[int, int] | None = None
+    cfg: CfgNode,
+    dataset: Any,
+    class_names: Sequence[str] | None = None,
+    label_to_category_id: Mapping[int, int] | None = None,
+    *,
+    class_layout: ClassLayout | None = None,
 ) -> DatasetEvaluator:
-    """The evaluator for ``dataset``; ``class_names`` as the model's labels name them (no background);
-    ``label_to_category_id``: the model's own label -> COCO category id mapping, when it has one."""
+    """The evaluator for ``dataset``. ``class_layout``: the layout results are scored with
+    (:func:`ssd.data.class_layout.scoring_layout` of the model's and the dataset's); or, without
+    it, ``class_names`` as the model's labels name them (no background) and
+    ``label_to_category_id``, the model's own label -> COCO category id mapping when it has one."""
+    names = list(class_layout.class_names) if class_layout is not None else list(class_names or [])
     if evaluator_kind(cfg, dataset) == "coco":
-        return COCOEvaluator(dataset=dataset, class_names=class_names, label_to_category_id=label_to_category_id,
-                             backend=cfg.TEST.COCO_BACKEND)
-    return VOCEvaluator(dataset=dataset, class_names=class_names, metric=cfg.TEST.VOC_METRIC)
+        return COCOEvaluator(dataset=dataset, class_names=names, label_to_category_id=label_to_category_id,
+                             class_layout=class_layout, backend=cfg.TEST.COCO_BACKEND)
+    return VOCEvaluator(dataset=dataset, class_names=names, metric=cfg.TEST.VOC_METRIC)

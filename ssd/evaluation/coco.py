@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from ..config.choices import COCO_BACKENDS
+from ..data.class_layout import ClassLayout
 from ..utils.distributed import all_gather_object, is_main_process
 from .evaluator import DatasetEvaluator, predictions_to_numpy
 from .results import coco_results
@@ -161,24 +162,30 @@ class COCOEvaluator(DatasetEvaluator):
     ``class_names`` has no background entry: label ``l`` is ``class_names[l - 1]``.
     ``label_to_category_id`` overrides the dataset's mapping for a model whose labels are laid out
     differently (torchvision's 91-output COCO heads, where label ``l`` is category id ``l``).
-    Only the mapped categories are evaluated. ``backend``: one of :data:`COCO_BACKENDS`.
+    ``class_layout`` (the layout to score with, :func:`ssd.data.class_layout.scoring_layout`)
+    replaces both and decides alone whether results carry category ids; without it the dataset's
+    ``label_to_category_id`` attribute does. Only the mapped categories are evaluated.
+    ``backend``: one of :data:`COCO_BACKENDS`.
     """
 
     def __init__(
         self,
         *,
         dataset: Any,
-        class_names: Sequence[str],
+        class_names: Sequence[str] = (),
         label_to_category_id: Mapping[int, int] | None = None,
+        class_layout: ClassLayout | None = None,
         backend: str = "faster_coco_eval",
     ):
         if backend not in COCO_BACKENDS:
             raise ValueError(f"COCO backend {backend!r}; expected one of {list(COCO_BACKENDS)}")
         self.dataset = dataset
-        self.class_names = list(class_names)
+        self.class_names = list(class_layout.class_names if class_layout is not None else class_names)
         self.backend = backend
         self.label_to_category_id: dict[int, int] | None = None
-        if getattr(dataset, "label_to_category_id", None) is not None:  # the dataset has category ids (and .coco)
+        if class_layout is not None:
+            self.label_to_category_id = class_layout.label_to_category_id
+        elif getattr(dataset, "label_to_category_id", None) is not None:  # the dataset has category ids (and .coco)
             mapping = label_to_category_id or dataset.label_to_category_id
             self.label_to_category_id = {int(k): int(v) for k, v in mapping.items()}
         self.reset()

@@ -33,6 +33,7 @@ from onnx import TensorProto, helper
 from torch import Tensor, nn
 from torchvision.ops import clip_boxes_to_image
 
+from ..data.class_layout import ClassLayout
 from ..modeling.postprocess import class_scores
 
 logger = logging.getLogger(__name__)
@@ -391,7 +392,8 @@ def read_metadata(model: onnx.ModelProto) -> dict[str, str]:
 def export_detector(
     detector: nn.Module,
     *,
-    class_names: Sequence[str],
+    class_names: Sequence[str] | None = None,
+    class_layout: ClassLayout | None = None,
     config_yaml: str = "",
     label_to_category_id: dict[int, int] | None = None,
     postprocess: bool = True,
@@ -406,8 +408,11 @@ def export_detector(
     head = detector.box_head
     num_priors = int(head.priors.shape[0])
     num_classes = int(head.predictor.num_classes) - 1
-    if len(class_names) != num_classes:
-        raise ValueError(f"{len(class_names)} class names for a model with {num_classes} foreground classes")
+    if (class_names is None) == (class_layout is None):
+        raise ValueError("pass one of class_names (with label_to_category_id) and class_layout")
+    layout = class_layout or ClassLayout(list(class_names or []), label_to_category_id or None)
+    if len(layout.class_names) != num_classes:
+        raise ValueError(f"{len(layout.class_names)} class names for a model with {num_classes} foreground classes")
     model = network if network is not None else export_network(detector, opset=opset)
     if postprocess:
         model = append_postprocess(
@@ -421,12 +426,13 @@ def export_detector(
         "ssd.format": FORMAT,
         "ssd.postprocess": "graph" if postprocess else "none",
         "ssd.image_size": str(int(detector.image_size)),
-        "ssd.class_names": json.dumps(list(class_names)),
+        "ssd.class_names": json.dumps(list(layout.class_names)),
         "ssd.test": json.dumps(settings),
         "ssd.config": config_yaml,
     }
-    if label_to_category_id:
-        metadata["ssd.label_to_category_id"] = json.dumps({str(k): int(v) for k, v in label_to_category_id.items()})
+    if layout.label_to_category_id:
+        metadata["ssd.label_to_category_id"] = json.dumps(
+            {str(k): int(v) for k, v in layout.label_to_category_id.items()})
     if quantization:
         metadata["ssd.quantization"] = json.dumps(quantization)
     set_metadata(model, metadata)

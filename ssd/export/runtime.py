@@ -20,6 +20,7 @@ import onnx
 import torch
 from torch import Tensor, nn
 
+from ..data.class_layout import ClassLayout
 from ..modeling.postprocess import select_detections
 from .onnx import DETECTION_OUTPUTS, FORMAT, INPUT_NAME, NETWORK_OUTPUTS
 
@@ -50,7 +51,7 @@ class OnnxRuntimeDetector(nn.Module):
             Off here: spinning threads hold the cores, which slows PyTorch work between calls and a
             second session beside this one; turn it on for a process that does nothing else.
     Attributes:
-        image_size, class_names, label_to_category_id (``None`` unless stored), settings (test
+        image_size, class_layout (and its class_names, label_to_category_id), settings (test
         settings), postprocess_in_graph, quantization (``None`` for fp32).
     """
 
@@ -67,9 +68,8 @@ class OnnxRuntimeDetector(nn.Module):
                              f"{meta.get('ssd.format')!r}, expected {FORMAT!r}); export it with tools/export.py")
         self.path = path
         self.image_size = int(meta["ssd.image_size"])
-        self.class_names = list(json.loads(meta["ssd.class_names"]))
         mapping = json.loads(meta["ssd.label_to_category_id"]) if meta.get("ssd.label_to_category_id") else None
-        self.label_to_category_id = {int(k): int(v) for k, v in mapping.items()} if mapping else None
+        self.class_layout = ClassLayout(list(json.loads(meta["ssd.class_names"])), mapping or None)
         self.settings = json.loads(meta["ssd.test"])
         self.postprocess_in_graph = meta["ssd.postprocess"] == "graph"
         self.quantization = json.loads(meta["ssd.quantization"]) if meta.get("ssd.quantization") else None
@@ -82,6 +82,14 @@ class OnnxRuntimeDetector(nn.Module):
         self.session = onnxruntime.InferenceSession(path, sess_options=options, providers=self.providers)
         self.output_names = list(DETECTION_OUTPUTS if self.postprocess_in_graph else NETWORK_OUTPUTS)
         super().train(False)  # an inference graph: born and kept in eval mode (inference_context restores it)
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.class_layout.class_names)
+
+    @property
+    def label_to_category_id(self) -> dict[int, int] | None:
+        return self.class_layout.label_to_category_id
 
     def train(self, mode: bool = True) -> OnnxRuntimeDetector:
         if mode:

@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
                                               score_threshold=args.score_threshold)
     else:
         detector = inference_backend(args.backend, onnx=args.onnx)
-        predictor = Predictor(backend=detector, image_size=detector.image_size, class_names=detector.class_names,
+        predictor = Predictor(backend=detector, image_size=detector.image_size, class_layout=detector.class_layout,
                               score_threshold=args.score_threshold)
     os.makedirs(args.output, exist_ok=True)
     entries: list[dict] = []

@@ -60,8 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         network = quantize_network(network, images, method=args.calib_method)
         quantization = {"scheme": "static int8 QDQ, per-channel weights", "calibration": args.calib_method,
                         "calibration_images": len(images), "calibration_set": cfg.DATASETS.TRAIN[0]}
-    model = export_detector(loaded.model, class_names=loaded.class_names, config_yaml=loaded.cfg.dump(),
-                            label_to_category_id=loaded.label_to_category_id,
+    model = export_detector(loaded.model, class_layout=loaded.class_layout, config_yaml=loaded.cfg.dump(),
                             postprocess=not args.no_postprocess, network=network, quantization=quantization)
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     onnx.save(model, args.output)

@@ -104,12 +104,11 @@ def main(argv: list[str] | None = None) -> int:
                 raise FileNotFoundError(f"no --ckpt given and no checkpoint in OUTPUT_DIR = {run.cfg.OUTPUT_DIR}")
             loaded = detector_from_checkpoint(checkpoint or load_checkpoint(path), run.cfg, source=path)
             model = loaded.model.to(run.device)
-            class_names, label_to_category_id = loaded.class_names, loaded.label_to_category_id
+            class_layout = loaded.class_layout
         else:
             model, path = inference_backend(args.backend, onnx=args.onnx), args.onnx
-            class_names, label_to_category_id = model.class_names, model.label_to_category_id
-        results = evaluate(run.cfg, model, device=run.device, class_names=class_names, progress=True,
-                           label_to_category_id=label_to_category_id)
+            class_layout = model.class_layout
+        results = evaluate(run.cfg, model, device=run.device, class_layout=class_layout, progress=True)
         if is_main_process():
             print(f"checkpoint: {path}")
             for name, metrics in results.items():

@@ -94,8 +94,8 @@ def _close(a, b) -> bool:
 
 
 def test_converted_config_equals_the_committed_yaml(converted):
-    from ssd.config import load_config
     from ssd.checkpoint.resume import flatten
+    from ssd.config import load_config
 
     stored = torch.load(converted, weights_only=True)
     yaml_path = os.path.join(HERE, "..", "..", "configs", "converted", "ssdlite300_mnv2_tf_pedestrian.yaml")

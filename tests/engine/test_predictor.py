@@ -154,3 +154,17 @@ def test_exif_orientation_is_honoured_by_path_and_by_pil(predictor, tmp_path):
 def test_an_image_without_pixels_is_refused_in_one_line(predictor):
     with pytest.raises(ValueError, match=r"no pixels \(shape \(0, 0, 3\)\)"):
         predictor(np.zeros((0, 0, 3), np.uint8))
+
+
+def test_from_checkpoint_carries_the_checkpoints_class_layout(tmp_path):
+    from ssd.data.class_layout import ClassLayout
+
+    path = write_tiny_checkpoint(str(tmp_path / "model.pth"))
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint["label_to_category_id"] = {1: 11, 2: 12, 3: 13, 4: 14}
+    torch.save(checkpoint, path)
+    predictor = Predictor.from_checkpoint(path, device="cpu")
+    assert predictor.class_layout == ClassLayout(CLASS_NAMES, {1: 11, 2: 12, 3: 13, 4: 14})
+    assert predictor.class_names == CLASS_NAMES
+    with pytest.raises(ValueError, match="pass one of class_names and class_layout"):
+        Predictor(backend=predictor.backend, image_size=96)

@@ -228,3 +228,24 @@ def test_foreign_onnx_files_and_wrong_class_lists_are_refused(ssdlite, tmp_path)
     onnx.save(plain, str(tmp_path / "plain.onnx"))
     with pytest.raises(ValueError, match="not an exported ssd detector"):
         OnnxRuntimeDetector(str(tmp_path / "plain.onnx"))
+
+
+def test_the_class_layout_travels_through_the_onnx_metadata_to_the_predictor(ssdlite, tmp_path):
+    from ssd.data.class_layout import ClassLayout
+    from ssd.engine.predictor import Predictor
+
+    model, _, _ = ssdlite
+    layout = ClassLayout(CLASSES, {1: 3, 2: 7, 3: 8, 4: 90})  # a COCO-style layout: labels are not the ids
+    path = str(tmp_path / "model.onnx")
+    onnx.save(export_detector(model, class_layout=layout), path)
+    assert json.loads(read_metadata(onnx.load(path))["ssd.label_to_category_id"]) == {"1": 3, "2": 7, "3": 8,
+                                                                                      "4": 90}
+    backend = OnnxRuntimeDetector(path)
+    assert backend.class_layout == layout and backend.label_to_category_id == {1: 3, 2: 7, 3: 8, 4: 90}
+    predictor = Predictor.from_onnx(path)
+    assert predictor.class_layout == layout and predictor.class_names == CLASSES
+    plain = str(tmp_path / "plain_layout.onnx")  # class names only: labels are their own ids
+    onnx.save(export_detector(model, class_names=CLASSES), plain)
+    assert OnnxRuntimeDetector(plain).class_layout == ClassLayout(CLASSES)
+    with pytest.raises(ValueError, match="pass one of class_names"):
+        export_detector(model, class_names=CLASSES, class_layout=layout)

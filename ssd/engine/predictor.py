@@ -217,12 +217,13 @@ class Predictor:
     def from_onnx(cls, path: str, *, providers: Sequence[str] | None = None, score_threshold: float = 0.5,
                   batch_size: int = 8) -> Predictor:
         """A predictor running a ``tools/export.py`` file in ONNX Runtime (CPU unless ``providers``
-        say otherwise); input size and class names come from the file's metadata."""
+        say otherwise); input size, resize (``ssd.input``) and class names come from the file's metadata."""
         from ..export.runtime import OnnxRuntimeDetector
 
         detector = OnnxRuntimeDetector(path, providers=providers)
         return cls(backend=detector, image_size=detector.image_size, class_names=detector.class_names,
-                   device="cpu", score_threshold=score_threshold, batch_size=batch_size)
+                   device="cpu", score_threshold=score_threshold, batch_size=batch_size,
+                   resize_mode=detector.resize_mode)
 
     def __call__(
         self, images: ImageInput | list[ImageInput], *, channels: str = "bgr"

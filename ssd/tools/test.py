@@ -107,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
             class_names, label_to_category_id = loaded.class_names, loaded.label_to_category_id
         else:
             model, path = inference_backend(args.backend, onnx=args.onnx), args.onnx
+            if model.resize_mode != run.cfg.INPUT.RESIZE_MODE:  # the loader resizes by the config
+                raise ValueError(f"{path} was exported for INPUT.RESIZE_MODE {model.resize_mode!r}, the config "
+                                 f"says {run.cfg.INPUT.RESIZE_MODE!r}: pass INPUT.RESIZE_MODE {model.resize_mode}")
             class_names, label_to_category_id = model.class_names, model.label_to_category_id
         results = evaluate(run.cfg, model, device=run.device, class_names=class_names, progress=True,
                            label_to_category_id=label_to_category_id)

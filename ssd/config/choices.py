@@ -27,6 +27,7 @@ PRIOR_GENERATORS = ("ssd", "multiple_grid")  # ssd.modeling.builder (anchors.py:
 PADDING_MODES = ("symmetric", "tf_same")  # ssd.modeling.padding
 NECK_ACTIVATIONS = ("relu", "relu6")  # ssd.modeling.neck.extras
 BOX_ORDERS = ("xywh", "yxhw")  # ssd.modeling.box_coder
+RESIZE_MODES = ("opencv", "tf_bilinear")  # ssd.data.transforms.resize
 
 # config key -> its allowed values
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -36,6 +37,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "MODEL.NECK.PADDING": PADDING_MODES,
     "MODEL.NECK.ACTIVATION": NECK_ACTIVATIONS,
     "MODEL.BOX_ORDER": BOX_ORDERS,
+    "INPUT.RESIZE_MODE": RESIZE_MODES,
     "MODEL.BACKBONE.VARIANT": BACKBONE_VARIANTS,
     "MODEL.BACKBONE.LAST_TAP": LAST_TAPS,
     "MODEL.BACKBONE.INIT": BACKBONE_INITS,

@@ -122,6 +122,10 @@ _C.INPUT.AUGMENTATION = "caffe"  # training pipeline: "caffe", "lufficc", "ssdli
 # Caffe ssd_pascal.py resize_param.interp_mode: LINEAR, AREA, NEAREST, CUBIC, LANCZOS4 drawn uniformly;
 # False = always bilinear (lufficc, torchvision).
 _C.INPUT.RANDOM_INTERPOLATION = False  # draw the training resize interpolation at random (Caffe)
+# Test-time resize to IMAGE_SIZE (evaluation, Predictor, demo, ONNX metadata): "opencv" = cv2.resize
+# INTER_LINEAR to uint8; "tf_bilinear" = TF1 ResizeBilinear (align_corners=False, no half-pixel centres,
+# float32 unrounded), as TF object-detection API graphs resize their input. Training keeps cv2.
+_C.INPUT.RESIZE_MODE = "opencv"  # test-time resize: "opencv" or "tf_bilinear" (converted TF models)
 _C.INPUT.SKIP_CORRUPT_IMAGES = False  # log and replace unreadable training images instead of raising
 
 # ---------------------------------------------------------------------------------------------

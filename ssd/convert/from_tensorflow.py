@@ -13,7 +13,9 @@ architecture is read off the graph, never assumed:
   ``ssd_extras`` neck;
 - predictors ``BoxPredictor_L/{BoxEncodingPredictor,ClassPredictor}`` (``_depthwise`` + 1x1 for
   SSDLite, one 3x3 conv otherwise): boxes per cell and classes from their output channels;
-- input size, ``Preprocessor/mul`` and ``sub`` (``x * 2/255 - 1``), the ``MultipleGridAnchorGenerator``
+- input size, the ``Preprocessor`` resize (``ResizeBilinear`` without ``align_corners`` or
+  half-pixel centres: ``INPUT.RESIZE_MODE tf_bilinear``; any other is refused),
+  ``Preprocessor/mul`` and ``sub`` (``x * 2/255 - 1``), the ``MultipleGridAnchorGenerator``
   constants (scales and ratios of every box), the box decoder's scales (10, 10, 5, 5, in ``y, x, h,
   w`` order), the score conversion (Sigmoid) and the NMS constants (IoU, score threshold, boxes per
   class).
@@ -28,7 +30,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -99,7 +101,7 @@ class TFModelSpec:
     nms_threshold: float
     score_threshold: float
     max_per_class: int
-    resize: dict[str, Any] = field(default_factory=dict)
+    resize_mode: str  # INPUT.RESIZE_MODE reproducing the graph's Preprocessor resize
 
 
 def _const(graph: TFGraph, name: str) -> np.ndarray:
@@ -177,6 +179,22 @@ def _anchor_settings(specs: list[list[tuple[float, float]]]) -> dict[str, Any]:
     return settings
 
 
+def _resize_mode(graph: TFGraph) -> str:
+    """INPUT.RESIZE_MODE of the graph's ``Preprocessor`` resize; ``ValueError`` naming the op and
+    its attributes when this framework has no resize giving the same pixels."""
+    resizes = [(n, op, attrs) for n, (op, _, attrs) in graph.nodes.items()
+               if n.startswith("Preprocessor/") and op.startswith("Resize")]
+    if len(resizes) != 1:
+        raise ValueError(f"expected one Preprocessor resize node, found {[(n, op) for n, op, _ in resizes]}")
+    name, op, attrs = resizes[0]
+    # attributes absent from a TF1 graph take TF's defaults, both False
+    align, half = bool(attrs.get("align_corners", False)), bool(attrs.get("half_pixel_centers", False))
+    if op != "ResizeBilinear" or align or half:
+        raise ValueError(f"{name}: {op} with align_corners={align}, half_pixel_centers={half}; only "
+                         "ResizeBilinear without either (INPUT.RESIZE_MODE tf_bilinear) is implemented")
+    return "tf_bilinear"
+
+
 def describe_graph(graph: TFGraph) -> TFModelSpec:
     """Read the architecture and settings of a TF SSD MobileNetV2 graph; ``ValueError`` naming what
     was found when it is another architecture."""
@@ -219,7 +237,6 @@ def describe_graph(graph: TFGraph) -> TFModelSpec:
     conversions = {op for n, (op, _, _) in graph.nodes.items() if n == "Postprocessor/convert_scores"}
     if conversions != {"Sigmoid"}:
         raise ValueError(f"score conversion {sorted(conversions) or 'none'}: only Sigmoid graphs convert")
-    resize = next((attrs for n, (op, _, attrs) in graph.nodes.items() if op == "ResizeBilinear"), {})
     return TFModelSpec(
         depthwise=depthwise,
         image_size=int(_const(graph, "MultipleGridAnchorGenerator/ToFloat/x")),
@@ -236,7 +253,7 @@ def describe_graph(graph: TFGraph) -> TFModelSpec:
         nms_threshold=float(_first(graph, r"non_max_suppression/iou_threshold$")),
         score_threshold=float(_first(graph, r"non_max_suppression/score_threshold$")),
         max_per_class=int(_first(graph, r"MultiClassNonMaxSuppression/Minimum/x$")),
-        resize=resize,
+        resize_mode=_resize_mode(graph),
         **anchors,
     )
 
@@ -364,6 +381,7 @@ def tf_config(spec: TFModelSpec, cfg):
     cfg.INPUT.PIXEL_STD = [spec.pixel_std] * 3
     cfg.INPUT.PIXEL_RANGE = 255.0
     cfg.INPUT.AUGMENTATION = "ssdlite"
+    cfg.INPUT.RESIZE_MODE = spec.resize_mode  # test time only: training keeps its cv2 augmentation
     t = cfg.TEST
     t.CONFIDENCE_THRESHOLD = spec.score_threshold
     t.NMS_THRESHOLD = spec.nms_threshold

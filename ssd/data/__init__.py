@@ -10,9 +10,9 @@ continuous pixels -- a box covering pixel columns ``0..w-1`` fully is ``[0, 0, w
 background. ``ssd.data`` never imports ``ssd.modeling``: matching happens in the model's loss.
 
 Loader batches are ``(images, targets, infos)``: ``images`` uint8 ``Tensor[B, 3, S, S]`` RGB (float32
-0-255 for the ``lufficc`` augmentation), ``targets[i] = {"boxes": float32 Tensor[N, 4] xyxy in
-input pixels, "labels": int64 Tensor[N]}``, ``infos[i] = {"index", "image_id", "file_name",
-"height", "width"}`` with the original image size.
+0-255 for the ``lufficc`` augmentation, and at test time for ``INPUT.RESIZE_MODE: tf_bilinear``),
+``targets[i] = {"boxes": float32 Tensor[N, 4] xyxy in input pixels, "labels": int64 Tensor[N]}``,
+``infos[i] = {"index", "image_id", "file_name", "height", "width"}`` with the original image size.
 """
 
 from .benchmark import measure_pipeline_throughput, samples_from_dataset

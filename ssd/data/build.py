@@ -33,13 +33,13 @@ def _declared_classes(cfg: CfgNode, spec: DatasetSpec) -> list[str] | None:
 
 
 def build_transform(cfg: CfgNode, *, is_train: bool):
-    """INPUT.AUGMENTATION's training pipeline, or the test-time resize.
+    """INPUT.AUGMENTATION's training pipeline, or the test-time resize (INPUT.RESIZE_MODE).
 
     Every registered pipeline takes the same keyword arguments (see :mod:`ssd.data.transforms.pipelines`).
     """
     size = cfg.INPUT.IMAGE_SIZE
     if not is_train:
-        return ResizeTransform(size=size)
+        return ResizeTransform(size=size, mode=cfg.INPUT.RESIZE_MODE)
     # The expand canvas is filled with the mean in 0-255 pixels, whatever range PIXEL_MEAN is in.
     mean_255 = [m * 255.0 / cfg.INPUT.PIXEL_RANGE for m in cfg.INPUT.PIXEL_MEAN]
     if cfg.INPUT.AUGMENTATION not in TRAIN_PIPELINES:  # the registry is the list of pipelines (no copy)

@@ -12,12 +12,13 @@ EXIF orientation says, as a phone photo is shown), a uint8 numpy array
 ``channels="rgb"`` for RGB arrays), grey ``[H, W]`` or 4-channel arrays, a PIL image, or a list
 of any of these (batched). One input gives one :class:`Detections`, a list gives a list.
 
-Test-time transform: the test pipeline's resize to ``S x S`` (no aspect-ratio padding), uint8
-RGB ``Tensor[B, 3, S, S]``; the model normalises internally. Boxes come back xyxy in original
+Test-time transform: the test pipeline's resize to ``S x S`` (no aspect-ratio padding) by
+``resize_mode`` (``INPUT.RESIZE_MODE``: uint8 RGB ``Tensor[B, 3, S, S]`` for ``"opencv"``, float32
+0-255 for ``"tf_bilinear"``); the model normalises internally. Boxes come back xyxy in original
 pixels.
 
 Backends: anything with the call contract of the torch model in eval mode, ``backend(images:
-uint8 Tensor[B, 3, S, S] on the predictor's device) -> list of {"boxes" [K, 4] xyxy input pixels,
+Tensor[B, 3, S, S] RGB 0-255 on the predictor's device) -> list of {"boxes" [K, 4] xyxy input pixels,
 "scores" [K], "labels" [K]}`` (an ONNX Runtime session wrapped to that contract, for instance).
 """
 
@@ -46,7 +47,8 @@ from ..data.transforms import ResizeTransform
 from ..visualization.draw import draw_detections
 from .inference import rescale_boxes
 
-# backend(uint8 Tensor[B, 3, S, S]) -> [{"boxes": Tensor[K, 4] xyxy input pixels, "scores": [K], "labels": [K]}]
+# backend(Tensor[B, 3, S, S] 0-255, uint8 or float32)
+#   -> [{"boxes": Tensor[K, 4] xyxy input pixels, "scores": [K], "labels": [K]}]
 Backend = Callable[[Tensor], Sequence[dict[str, Tensor]]]
 ImageInput = Union[str, "os.PathLike[str]", np.ndarray, Any]  # Any: a PIL.Image.Image
 CHANNELS = ("bgr", "rgb")
@@ -152,6 +154,7 @@ class Predictor:
 
     ``backend`` follows the contract in the module doc; ``image_size`` is its square input side;
     ``class_layout`` (or just ``class_names``) what its labels are (:class:`~ssd.data.ClassLayout`);
+    ``resize_mode`` the test-time resize (``INPUT.RESIZE_MODE``, see :mod:`ssd.data.transforms.resize`);
     ``score_threshold`` drops weaker detections; ``batch_size`` bounds the images per backend call.
     """
 
@@ -165,6 +168,7 @@ class Predictor:
         device: torch.device | str = "cpu",
         score_threshold: float = 0.5,
         batch_size: int = 8,
+        resize_mode: str = "opencv",
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size = {batch_size}; expected >= 1")
@@ -178,7 +182,8 @@ class Predictor:
         self.class_layout = class_layout if class_layout is not None else ClassLayout(list(class_names or []))
         self.score_threshold = float(score_threshold)
         self.batch_size = int(batch_size)
-        self._resize = ResizeTransform(size=self.image_size)
+        self.resize_mode = resize_mode
+        self._resize = ResizeTransform(size=self.image_size, mode=resize_mode)
 
     @property
     def class_names(self) -> list[str]:
@@ -199,7 +204,8 @@ class Predictor:
     ) -> Predictor:
         """A predictor for a checkpoint file or URL (downloaded once, see
         :mod:`ssd.utils.download`): the model is built from the config and class names the
-        checkpoint stores (``config_file`` / ``opts`` win when given).
+        checkpoint stores (``config_file`` / ``opts`` win when given), the resize too
+        (``INPUT.RESIZE_MODE``).
 
         ``device``: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda:1"``, ...; ``backend``:
         ``"torch"`` (the checkpoint's weights in this framework's model) or an object with the
@@ -214,18 +220,20 @@ class Predictor:
         elif isinstance(backend, str):
             raise ValueError(f"backend = {backend!r}; expected 'torch' or an object with the backend contract")
         return cls(backend=backend, image_size=cfg.INPUT.IMAGE_SIZE, class_layout=layout,
-                   device=resolve_device(cfg.MODEL.DEVICE), score_threshold=score_threshold, batch_size=batch_size)
+                   device=resolve_device(cfg.MODEL.DEVICE), score_threshold=score_threshold, batch_size=batch_size,
+                   resize_mode=cfg.INPUT.RESIZE_MODE)
 
     @classmethod
     def from_onnx(cls, path: str, *, providers: Sequence[str] | None = None, score_threshold: float = 0.5,
                   batch_size: int = 8) -> Predictor:
         """A predictor running a ``tools/export.py`` file in ONNX Runtime (CPU unless ``providers``
-        say otherwise); input size and class names come from the file's metadata."""
+        say otherwise); input size, resize (``ssd.input``) and class names come from the file's metadata."""
         from ..export.runtime import OnnxRuntimeDetector
 
         detector = OnnxRuntimeDetector(path, providers=providers)
         return cls(backend=detector, image_size=detector.image_size, class_layout=detector.class_layout,
-                   device="cpu", score_threshold=score_threshold, batch_size=batch_size)
+                   device="cpu", score_threshold=score_threshold, batch_size=batch_size,
+                   resize_mode=detector.resize_mode)
 
     def __call__(
         self, images: ImageInput | list[ImageInput], *, channels: str = "bgr"

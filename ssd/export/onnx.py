@@ -1,8 +1,8 @@
-"""ONNX export of a detector: uint8 images in, detections out, runnable with onnxruntime alone.
+"""ONNX export of a detector: images in, detections out, runnable with onnxruntime alone.
 
 Two graphs share one network part, exported from PyTorch (legacy TorchScript exporter, opset 17):
 
-* ``images`` uint8 ``[B, 3, S, S]`` RGB 0-255 -> ``decoded_boxes`` float32 ``[B, P, 4]`` (xyxy input
+* ``images`` ``[B, 3, S, S]`` RGB 0-255 -> ``decoded_boxes`` float32 ``[B, P, 4]`` (xyxy input
   pixels, the default boxes baked in as constants, clipped to the input when ``TEST.CLIP_BOXES``)
   and ``class_scores`` float32 ``[B, P, K]`` (foreground scores, class ``c`` in column ``c - 1``):
   the ``--no-postprocess`` graph, for runtimes without ``NonMaxSuppression``.
@@ -14,6 +14,10 @@ Two graphs share one network part, exported from PyTorch (legacy TorchScript exp
   Outputs ``boxes [B, D, 4]`` xyxy input pixels, ``scores [B, D]``, ``labels [B, D]`` int64 (1..K)
   and ``num_detections [B]`` int64; rows ``>= num_detections`` are padding (zeros, label 0) and
   ``D = min(max_detections, K * min(topk_candidates, P))``.
+
+The input is what the model's test-time resize gives (``INPUT.RESIZE_MODE``,
+:data:`ssd.data.transforms.RESIZE_DTYPES`): uint8 for ``"opencv"``, float32 for ``"tf_bilinear"``,
+whose unrounded pixels are part of matching TensorFlow (rounding them moves scores by 3e-3).
 
 Metadata (``metadata_props``, all strings; JSON where structured) is listed in :data:`METADATA_KEYS`.
 """
@@ -33,7 +37,9 @@ from onnx import TensorProto, helper
 from torch import Tensor, nn
 from torchvision.ops import clip_boxes_to_image
 
+from ..config.choices import RESIZE_MODES
 from ..data.class_layout import ClassLayout
+from ..data.transforms import RESIZE_DTYPES
 from ..modeling.postprocess import class_scores
 
 logger = logging.getLogger(__name__)
@@ -50,7 +56,9 @@ DETECTION_OUTPUTS = ("boxes", "scores", "labels", "num_detections")
 METADATA_KEYS = {
     "ssd.format": "format version, " + FORMAT,
     "ssd.postprocess": '"graph" (NMS in the graph, DETECTION_OUTPUTS) or "none" (NETWORK_OUTPUTS)',
-    "ssd.image_size": "S of the uint8 [B, 3, S, S] RGB input",
+    "ssd.image_size": "S of the [B, 3, S, S] RGB 0-255 input (uint8, or float32 for the tf_bilinear resize)",
+    "ssd.input": 'JSON of the input processing: {"resize_mode": INPUT.RESIZE_MODE}, the test-time resize '
+                 'that makes the input from a photo; absent in older files, which mean "opencv"',
     "ssd.class_names": "JSON list of foreground names; label l is class_names[l - 1]",
     "ssd.test": "JSON of the test settings: score_threshold, nms_threshold, topk_candidates, "
                 "max_detections, activation, clip_boxes, clip_after_nms",
@@ -88,12 +96,19 @@ def postprocess_settings(detector: nn.Module) -> dict[str, Any]:
             "clip_after_nms": bool(getattr(p, "clip_after_nms", False))}
 
 
-def export_network(detector: nn.Module, *, opset: int = OPSET) -> onnx.ModelProto:
-    """The network graph of ``detector`` (``images -> decoded_boxes, class_scores``), batch dynamic."""
+def _input_dtype(resize_mode: str) -> np.dtype:
+    if resize_mode not in RESIZE_MODES:
+        raise ValueError(f"resize_mode = {resize_mode!r}; expected one of {list(RESIZE_MODES)}")
+    return np.dtype(RESIZE_DTYPES[resize_mode])
+
+
+def export_network(detector: nn.Module, *, opset: int = OPSET, resize_mode: str = "opencv") -> onnx.ModelProto:
+    """The network graph of ``detector`` (``images -> decoded_boxes, class_scores``), batch dynamic;
+    ``images`` of the dtype ``resize_mode``'s resize gives (uint8, or float32 for ``"tf_bilinear"``)."""
     was_training = detector.training
     detector.eval()
     size = detector.image_size
-    example = torch.zeros(2, 3, size, size, dtype=torch.uint8)
+    example = torch.from_numpy(np.zeros((2, 3, size, size), dtype=_input_dtype(resize_mode)))
     buffer = io.BytesIO()
     try:
         with torch.no_grad():
@@ -400,10 +415,13 @@ def export_detector(
     network: onnx.ModelProto | None = None,
     quantization: dict[str, Any] | None = None,
     opset: int = OPSET,
+    resize_mode: str = "opencv",
 ) -> onnx.ModelProto:
     """The ONNX model of ``detector`` (an :class:`ssd.modeling.SSDDetector`), checked with
     ``onnx.checker``. ``network`` replaces the exported network part (its int8 version, described
-    by ``quantization``); ``postprocess=False`` gives the network-only graph."""
+    by ``quantization``; exported with the same ``resize_mode``); ``postprocess=False`` gives the
+    network-only graph. ``resize_mode`` (``INPUT.RESIZE_MODE``) is stored for the runtime to resize
+    photos the same way, and sets the input dtype."""
     settings = postprocess_settings(detector)
     head = detector.box_head
     num_priors = int(head.priors.shape[0])
@@ -413,7 +431,13 @@ def export_detector(
     layout = class_layout or ClassLayout(list(class_names or []), label_to_category_id or None)
     if len(layout.class_names) != num_classes:
         raise ValueError(f"{len(layout.class_names)} class names for a model with {num_classes} foreground classes")
-    model = network if network is not None else export_network(detector, opset=opset)
+    model = network if network is not None else export_network(detector, opset=opset, resize_mode=resize_mode)
+    expected = helper.np_dtype_to_tensor_dtype(_input_dtype(resize_mode))
+    given = model.graph.input[0].type.tensor_type.elem_type
+    if given != expected:
+        raise ValueError(f"the network's input is {TensorProto.DataType.Name(given)} but resize_mode = "
+                         f"{resize_mode!r} gives {TensorProto.DataType.Name(expected)}: export the network "
+                         f"with export_network(..., resize_mode={resize_mode!r})")
     if postprocess:
         model = append_postprocess(
             model, num_priors=num_priors, num_classes=num_classes,
@@ -428,6 +452,7 @@ def export_detector(
         "ssd.image_size": str(int(detector.image_size)),
         "ssd.class_names": json.dumps(list(layout.class_names)),
         "ssd.test": json.dumps(settings),
+        "ssd.input": json.dumps({"resize_mode": resize_mode}),
         "ssd.config": config_yaml,
     }
     if layout.label_to_category_id:

@@ -38,8 +38,10 @@ CALIBRATION_CHUNK = 16
 
 
 def calibration_images(dataset, count: int) -> list[np.ndarray]:
-    """``count`` images (evenly spaced over ``dataset``, deterministic) as uint8 ``[1, 3, S, S]``
-    arrays. ``dataset`` must carry the test transform (``build_dataset(..., is_train=False)``)."""
+    """``count`` images (evenly spaced over ``dataset``, deterministic) as ``[1, 3, S, S]`` arrays of
+    the network's input dtype: uint8, float32 for the ``tf_bilinear`` resize (kept unrounded, as the
+    graph then takes them). ``dataset`` must carry the test transform (``build_dataset(...,
+    is_train=False)``) of the config the network was exported from."""
     if count < 1:
         raise ValueError(f"--calib-images {count}: need at least one calibration image")
     if len(dataset) == 0:
@@ -49,7 +51,7 @@ def calibration_images(dataset, count: int) -> list[np.ndarray]:
     for i in dict.fromkeys(indices.tolist()):
         image = dataset[i][0]
         if image.dtype != torch.uint8:
-            image = image.round().clamp(0, 255).to(torch.uint8)
+            image = image.float()
         images.append(image[None].numpy())
     return images
 
@@ -90,9 +92,9 @@ def quantize_network(
     chunk: int = CALIBRATION_CHUNK,
 ) -> onnx.ModelProto:
     """The int8 (QDQ) version of ``network`` (the graph of :func:`ssd.export.onnx.export_network`),
-    activation ranges calibrated on ``images`` (uint8 ``[1, 3, S, S]`` each). The float outputs
-    (``decoded_boxes``, ``class_scores``) stay float: the ops computing them from the last
-    convolutions (softmax, decode, clip) are left in fp32; ``float_head`` keeps those last
+    activation ranges calibrated on ``images`` (``[1, 3, S, S]`` each, of the graph's input dtype).
+    The float outputs (``decoded_boxes``, ``class_scores``) stay float: the ops computing them from
+    the last convolutions (softmax, decode, clip) are left in fp32; ``float_head`` keeps those last
     (predictor) convolutions in fp32 too. ``op_types`` are the operators given int8 inputs
     (:data:`CONV_ONLY`: only convolutions, everything between them in fp32). Calibration runs over
     chunks of at most ``chunk`` images, the ranges (or histograms) accumulated chunk by chunk."""

@@ -1,7 +1,8 @@
 """ONNX Runtime backend: an exported detector behind the call contract of the PyTorch model in eval mode.
 
-``OnnxRuntimeDetector(path)(images)`` takes ``images`` uint8 ``Tensor[B, 3, S, S]`` RGB 0-255 (the
-test loader's batches, :func:`ssd.engine.predictor.preprocess`'s output) and returns per image
+``OnnxRuntimeDetector(path)(images)`` takes ``images`` ``Tensor[B, 3, S, S]`` RGB 0-255 (the
+test loader's batches, the predictor's resize; uint8, or float32 for a graph exported with the
+``tf_bilinear`` resize, whose ``.resize_mode`` says so) and returns per image
 ``{"boxes": Tensor[D, 4] xyxy input pixels, "scores": Tensor[D], "labels": Tensor[D] int64 1..K}``
 on the CPU, sorted by decreasing score, exactly as ``SSDDetector.eval()(images)`` does. A full graph
 does its own postprocess; a network-only graph (``--no-postprocess``) gets
@@ -52,7 +53,9 @@ class OnnxRuntimeDetector(nn.Module):
             second session beside this one; turn it on for a process that does nothing else.
     Attributes:
         image_size, class_layout (and its class_names, label_to_category_id), settings (test
-        settings), postprocess_in_graph, quantization (``None`` for fp32).
+        settings), postprocess_in_graph, quantization (``None`` for fp32), resize_mode (the
+        test-time resize the graph was exported for, ``INPUT.RESIZE_MODE``; ``"opencv"`` when the
+        file predates the ``ssd.input`` entry), float_input (the graph takes float32, not uint8).
     """
 
     def __init__(self, path: str, *, providers: Sequence[str] | None = None, threads: int | None = None,
@@ -74,6 +77,7 @@ class OnnxRuntimeDetector(nn.Module):
         self.postprocess_in_graph = meta["ssd.postprocess"] == "graph"
         self.quantization = json.loads(meta["ssd.quantization"]) if meta.get("ssd.quantization") else None
         self.config_yaml = meta.get("ssd.config", "")
+        self.resize_mode = json.loads(meta["ssd.input"])["resize_mode"] if meta.get("ssd.input") else "opencv"
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or torch.get_num_threads()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -81,6 +85,7 @@ class OnnxRuntimeDetector(nn.Module):
         self.providers = list(providers or ["CPUExecutionProvider"])
         self.session = onnxruntime.InferenceSession(path, sess_options=options, providers=self.providers)
         self.output_names = list(DETECTION_OUTPUTS if self.postprocess_in_graph else NETWORK_OUTPUTS)
+        self.float_input = self.session.get_inputs()[0].type == "tensor(float)"
         super().train(False)  # an inference graph: born and kept in eval mode (inference_context restores it)
 
     @property
@@ -97,7 +102,7 @@ class OnnxRuntimeDetector(nn.Module):
         return super().train(False)
 
     def run(self, images: np.ndarray) -> list[np.ndarray]:
-        """The raw graph outputs for ``images`` uint8 ``[B, 3, S, S]``."""
+        """The raw graph outputs for ``images`` ``[B, 3, S, S]`` (uint8, or float32 when ``float_input``)."""
         return self.session.run(self.output_names, {INPUT_NAME: images})
 
     @torch.no_grad()
@@ -105,7 +110,9 @@ class OnnxRuntimeDetector(nn.Module):
         s = self.image_size
         if images.dim() != 4 or images.shape[1] != 3 or tuple(images.shape[-2:]) != (s, s):
             raise ValueError(f"expected images of shape [B, 3, {s}, {s}], got {list(images.shape)}")
-        if images.dtype != torch.uint8:
+        if self.float_input:
+            images = images.float()  # uint8 pixels convert exactly
+        elif images.dtype != torch.uint8:
             # the graph's input is uint8; float 0-255 pixels that are whole numbers convert exactly
             rounded = images.round().clamp(0, 255)
             if not torch.equal(rounded, images):

@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         detector = inference_backend(args.backend, onnx=args.onnx)
         predictor = Predictor(backend=detector, image_size=detector.image_size, class_layout=detector.class_layout,
-                              score_threshold=args.score_threshold)
+                              score_threshold=args.score_threshold, resize_mode=detector.resize_mode)
     os.makedirs(args.output, exist_ok=True)
     entries: list[dict] = []
     skipped: list[str] = []

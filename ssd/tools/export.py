@@ -1,11 +1,12 @@
 #!/usr/bin/env python
-"""Export a trained detector to ONNX: uint8 RGB images in, detections out (NMS in the graph).
+"""Export a trained detector to ONNX: RGB images in, detections out (NMS in the graph).
 
     python tools/export.py --ckpt CKPT [--config-file CFG] [--format onnx] --output model.onnx \\
         [--no-postprocess] [--int8 --calib-images N] [KEY VALUE ...]
 
 The config and class names come from the checkpoint unless --config-file is given (overrides apply
-either way; TEST.* thresholds are baked into the graph). --int8 quantises the network statically
+either way; TEST.* thresholds are baked into the graph; INPUT.RESIZE_MODE is stored for the runtime's
+resize and sets the input dtype: uint8, float32 for tf_bilinear). --int8 quantises the network statically
 (QDQ), calibrating on N images of DATASETS.TRAIN[0] through the test-time resize. Run the result
 with ONNX Runtime alone, or through `tools/test.py --backend onnxruntime --onnx FILE`.
 """
@@ -46,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     log = logging.getLogger("ssd.export")
 
     loaded = load_detector(args.ckpt, config_file=args.config_file, opts=args.opts)
-    network = export_network(loaded.model)
+    resize_mode = loaded.cfg.INPUT.RESIZE_MODE
+    network = export_network(loaded.model, resize_mode=resize_mode)
     quantization = None
     if args.int8:
         from ssd.data import build_dataset
@@ -61,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         quantization = {"scheme": "static int8 QDQ, per-channel weights", "calibration": args.calib_method,
                         "calibration_images": len(images), "calibration_set": cfg.DATASETS.TRAIN[0]}
     model = export_detector(loaded.model, class_layout=loaded.class_layout, config_yaml=loaded.cfg.dump(),
-                            postprocess=not args.no_postprocess, network=network, quantization=quantization)
+                            postprocess=not args.no_postprocess, network=network, quantization=quantization,
+                            resize_mode=resize_mode)
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     onnx.save(model, args.output)
     log.info("wrote %s (%.1f MB)", args.output, os.path.getsize(args.output) / 1e6)

@@ -107,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
             class_layout = loaded.class_layout
         else:
             model, path = inference_backend(args.backend, onnx=args.onnx), args.onnx
+            if model.resize_mode != run.cfg.INPUT.RESIZE_MODE:  # the loader resizes by the config
+                raise ValueError(f"{path} was exported for INPUT.RESIZE_MODE {model.resize_mode!r}, the config "
+                                 f"says {run.cfg.INPUT.RESIZE_MODE!r}: pass INPUT.RESIZE_MODE {model.resize_mode}")
             class_layout = model.class_layout
         results = evaluate(run.cfg, model, device=run.device, class_layout=class_layout, progress=True)
         if is_main_process():

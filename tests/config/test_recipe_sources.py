@@ -96,6 +96,11 @@ SOURCES = {
         "MODEL.PRIORS.REDUCE_BOXES_IN_LOWEST_LAYER": True, "MODEL.BACKBONE.PADDING": "tf_same",
         "INPUT.IMAGE_SIZE": 300, "INPUT.PIXEL_MEAN": [127.5, 127.5, 127.5], "INPUT.PIXEL_STD": [127.5, 127.5, 127.5],
         "TEST.CONFIDENCE_THRESHOLD": 1e-8, "TEST.NMS_THRESHOLD": 0.6, "TEST.MAX_PER_IMAGE": 100},
+    # the quickstart fine-tunes the converted pedestrian model: its architecture must stay TF's
+    "quickstart_ssdlite300_mnv2_tf.yaml": {
+        "MODEL.BOX_ORDER": "yxhw", "MODEL.PRIORS.GENERATOR": "multiple_grid", "MODEL.BACKBONE.PADDING": "tf_same",
+        "MODEL.NECK.PADDING": "tf_same", "INPUT.IMAGE_SIZE": 300, "INPUT.PIXEL_MEAN": [127.5, 127.5, 127.5],
+        "MODEL.WEIGHTS": "outputs/pretrained/ssdlite300_mnv2_tf_pedestrian.pth", "INPUT.RESIZE_MODE": "opencv"},
 }
 # configs that cite no external recipe
 NO_SOURCE = {"quickstart_ssdlite320_mnv3.yaml"}

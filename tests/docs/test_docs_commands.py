@@ -67,7 +67,7 @@ def test_fine_tuning_tutorial_runs_as_written(tmp_path, monkeypatch):
     _workspace(tmp_path, monkeypatch)
     # the trained detector the tutorial starts from: a stand-in for the quickstart's model, four shapes
     write_tiny_checkpoint("outputs/quickstart/model_best.pth",
-                          config=os.path.join("configs", "quickstart_ssdlite320_mnv3.yaml"))
+                          config=os.path.join("configs", "quickstart_ssdlite300_mnv2_tf.yaml"))
     ran = _run(blocks, tmp_path)
     assert ran[:6] == ["synthetic", "train", "test", "demo", "export", "test"]
     run = tmp_path / "outputs" / "my_shapes"

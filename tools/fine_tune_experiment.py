@@ -12,7 +12,12 @@
 4. a table of COCO AP / AP50 on B's test split, and OUTPUT results.json.
 
 ``--config CFG --from CKPT`` skips steps 1-2's training: B is trained with CFG's architecture, from
-scratch and from CKPT (e.g. a converted TensorFlow model; its classes need not be B's).
+scratch and from CKPT (e.g. a converted TensorFlow model; its classes need not be B's), e.g. the
+real-weights comparison of docs/tensorflow.md::
+
+    python tools/fine_tune_experiment.py --work outputs/ft_tf --iters 300 \
+        --config configs/quickstart_ssdlite300_mnv2_tf.yaml \
+        --from outputs/pretrained/ssdlite300_mnv2_tf_pedestrian.pth
 """
 
 from __future__ import annotations
@@ -85,7 +90,7 @@ def main() -> int:
     results = []
     for seed in args.seeds:
         for start in ("scratch", "fine-tune"):
-            extra = ["MODEL.WEIGHTS", weights] if start == "fine-tune" else []
+            extra = ["MODEL.WEIGHTS", weights if start == "fine-tune" else ""]  # scratch: even when the config sets one
             out = os.path.join(work, f"b_{start}_seed{seed}")
             m = _train(config, out, "b", args.iters, seed, [*args.opts, *extra])
             results.append({"start": start, "seed": seed, "AP": m["AP"], "AP50": m["AP50"]})

@@ -138,13 +138,13 @@ def write_eval_plots(
     """PR curves and the confusion matrix of ``detections`` (COCO result entries, as in
     ``detections.json``) against ``dataset``'s ground truth, in ``out_dir``; returns the paths.
 
-    ``class_names`` are the dataset's (label ``l`` -> ``class_names[l - 1]``); a COCO dataset's
-    ``category_id_to_label`` maps the entries' category ids back to labels. With a TensorBoard
+    ``class_names`` are the dataset's (label ``l`` -> ``class_names[l - 1]``); its class layout
+    (``dataset.class_layout``) maps the entries' category ids back to labels. With a TensorBoard
     ``writer`` the figures are added as images under ``eval/<out_dir's name>/...`` at ``step``.
     """
     os.makedirs(out_dir, exist_ok=True)
     gt = ground_truth_of(dataset)
-    dets = detections_of(detections, category_to_label=getattr(dataset, "category_id_to_label", None))
+    dets = detections_of(detections, category_to_label=dataset.class_layout.labels_of_categories())
     name = os.path.basename(os.path.normpath(out_dir))
     fig, _ = plot_pr_curves(gt, dets, class_names=class_names, title=name)
     paths = [_save(fig, os.path.join(out_dir, "pr_curves.png"), writer=writer, tag=f"eval/{name}/pr_curves",

@@ -30,17 +30,10 @@ import sys
 import tempfile
 from collections.abc import Callable
 
-import torch
-import torchvision
-
-from ssd.config import load_config
-from ssd.data import COCODataset, build_dataset, measure_pipeline_throughput
-from ssd.data.benchmark import samples_from_dataset
-from ssd.data.synthetic import spec_for, write_coco
-from ssd.modeling import build_model
+# torch, torchvision and the heavy ssd modules are imported where they are used, so that
+# 'ssd bench --help' answers without them; the report's arithmetic and tables need none
 from ssd.tools.args import add_overrides, entry_point, parse_args
 from ssd.utils.logger import setup_tool_logging
-from ssd.utils.model_stats import count_flops, count_parameters
 from ssd.utils.timing import interleaved
 
 TORCHVISION = "torchvision"
@@ -71,6 +64,8 @@ def summarise(times: dict[str, list[float]], *, reference: str | None) -> dict[s
 
 
 def _targets(batch: int, size: int):
+    import torch
+
     g = torch.Generator().manual_seed(0)
     out = []
     for _ in range(batch):
@@ -82,6 +77,8 @@ def _targets(batch: int, size: int):
 
 def build_backends(ours, *, skip: set[str], workdir: str, log: logging.Logger) -> dict[str, Callable]:
     """name -> an eval-mode callable ``images -> detections`` for each backend available here."""
+    import torch
+
     from ssd.export.cpu import cpu_has_bf16, prepare_for_cpu
 
     ours.eval()
@@ -128,6 +125,8 @@ def build_backends(ours, *, skip: set[str], workdir: str, log: logging.Logger) -
 
 def bench_inference(backends: dict[str, Callable], tv, size: int, batch: int, rounds: int):
     """Full pipeline per backend (and torchvision's ``model(list of images)``) at ``batch``."""
+    import torch
+
     g = torch.Generator().manual_seed(1)
     images = torch.randint(0, 256, (batch, 3, size, size), dtype=torch.uint8, generator=g)
     fns = {name: (lambda b=b: b(images)) for name, b in backends.items()}
@@ -152,6 +151,8 @@ def postprocess_share(times: dict[str, list[float]]) -> dict[str, float]:
 def bench_postprocess(full, network: Callable, size: int, rounds: int) -> dict[str, float]:
     """The in-graph postprocess at batch 1: the full graph's session against the network-only one,
     interleaved with nothing else in between (their difference is small beside either)."""
+    import torch
+
     images = torch.randint(0, 256, (1, 3, size, size), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
     array = images.numpy()
     return postprocess_share(interleaved({"full": lambda: full.run(array), "network": lambda: network(images)},
@@ -160,6 +161,10 @@ def bench_postprocess(full, network: Callable, size: int, rounds: int) -> dict[s
 
 def bench_train(cfg, num_classes: int, size: int, batch: int, rounds: int, *, bf16: bool) -> dict:
     """One training step (forward, loss, backward) per variant, interleaved; ratios to fp32."""
+    import torch
+
+    from ssd.modeling import build_model
+
     images = torch.randint(0, 256, (batch, 3, size, size), dtype=torch.uint8)
     targets = _targets(batch, size)
     torch.manual_seed(0)
@@ -182,6 +187,10 @@ def bench_train(cfg, num_classes: int, size: int, batch: int, rounds: int, *, bf
 def bench_data(cfg, num_images: int, rounds: int) -> dict[str, float]:
     """Images/s of each training pipeline on one core, over the same images: the training set when
     it is on disk, else a few synthetic ones."""
+    from ssd.data import COCODataset, build_dataset, measure_pipeline_throughput
+    from ssd.data.benchmark import samples_from_dataset
+    from ssd.data.synthetic import spec_for, write_coco
+
     try:
         samples = samples_from_dataset(build_dataset(cfg, cfg.DATASETS.TRAIN[0], is_train=True), limit=50)
         source = cfg.DATASETS.TRAIN[0]
@@ -274,6 +283,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.config_file is None:
         parser.error("--config-file is required (unless --eval)")
+    import torch
+    import torchvision
+
+    from ssd.config import load_config
+    from ssd.export.cpu import cpu_has_bf16
+    from ssd.modeling import build_model
+    from ssd.utils.model_stats import count_flops, count_parameters
+
     skip = set(args.skip)
     # timing needs no pretrained weights (and a machine without internet cannot fetch them)
     cfg = load_config(args.config_file, ["MODEL.BACKBONE.WEIGHTS", "", *args.opts])
@@ -289,8 +306,6 @@ def main(argv: list[str] | None = None) -> int:
         tv = getattr(torchvision.models.detection, tv_name)(weights=None, weights_backbone=None,
                                                             num_classes=num_classes)
         tv.transform.min_size, tv.transform.max_size = (size,), size
-    from ssd.export.cpu import cpu_has_bf16
-
     report: dict = {
         "config": args.config_file, "threads": torch.get_num_threads(), "rounds": args.rounds,
         "load_average": [round(x, 1) for x in os.getloadavg()], "cpu_bf16": cpu_has_bf16(),

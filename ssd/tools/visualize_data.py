@@ -21,26 +21,29 @@ import math
 import os
 import sys
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
-import cv2
-import numpy as np
-import torch
-
-from ssd.config import load_config
-from ssd.data import build_dataset, build_train_loader, class_names_for, read_image
+# cv2, numpy, torch and the ssd data modules are imported where they are used, so that
+# 'ssd visualize --help' answers without them
 from ssd.tools.args import add_overrides, entry_point, parse_args
 from ssd.utils.logger import setup_logger
-from ssd.visualization.draw import class_colour, draw_boxes
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+    Sample = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]  # BGR, boxes, labels, difficult, name
 
 logger = logging.getLogger("ssd.tools.visualize_data")
 
 NAME_STRIP = 18  # pixels under each tile for the file name
-Sample = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]  # BGR, boxes, labels, difficult, name
 
 
 def to_bgr_uint8(image: torch.Tensor) -> np.ndarray:
     """A loader image ``Tensor[3, S, S]`` RGB (uint8, or float32 0-255 unclipped for the lufficc
     pipeline; the model does the mean / std normalisation) -> ``uint8 [S, S, 3]`` BGR."""
+    import numpy as np
+
     array = image.detach().cpu().numpy().transpose(1, 2, 0)
     if array.dtype != np.uint8:
         array = np.clip(np.rint(array), 0, 255).astype(np.uint8)
@@ -49,6 +52,10 @@ def to_bgr_uint8(image: torch.Tensor) -> np.ndarray:
 
 def train_samples(cfg, num: int) -> Iterator[Sample]:
     """The first ``num`` images of the training loader, as augmented."""
+    import numpy as np
+
+    from ssd.data import build_train_loader
+
     loader = build_train_loader(cfg)
     count = 0
     for images, targets, infos in loader:
@@ -63,6 +70,10 @@ def train_samples(cfg, num: int) -> Iterator[Sample]:
 
 def test_samples(dataset, num: int) -> Iterator[Sample]:
     """The first ``num`` images of a dataset with their annotations as loaded (original pixels)."""
+    import numpy as np
+
+    from ssd.data import read_image
+
     for i in range(min(num, len(dataset))):
         info, ann = dataset.get_img_info(i), dataset.get_annotation(i)
         image = np.ascontiguousarray(read_image(info["file_name"])[..., ::-1])
@@ -73,6 +84,11 @@ def render_tile(sample: Sample, *, class_names: Sequence[str], cell: int) -> np.
     """One BGR tile, ``cell + NAME_STRIP`` high and ``cell`` wide: the image scaled to fit a
     ``cell x cell`` square (aspect kept, grey border), its boxes and captions drawn at that scale,
     its file name and object count in a strip underneath."""
+    import cv2
+    import numpy as np
+
+    from ssd.visualization.draw import class_colour, draw_boxes
+
     image, boxes, labels, difficult, name = sample
     h, w = image.shape[:2]
     scale = cell / max(h, w)
@@ -94,6 +110,8 @@ def render_tile(sample: Sample, *, class_names: Sequence[str], cell: int) -> np.
 
 def make_grid(tiles: Sequence[np.ndarray], *, columns: int, gap: int = 2) -> np.ndarray:
     """Equal-sized tiles in rows of ``columns``, separated by white ``gap``-pixel lines."""
+    import numpy as np
+
     th, tw = tiles[0].shape[:2]
     rows, cols = math.ceil(len(tiles) / columns), min(columns, len(tiles))
     grid = np.full((rows * (th + gap) - gap, cols * (tw + gap) - gap, 3), 255, np.uint8)
@@ -118,6 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(parser, argv)
     if args.num < 1 or args.per_grid < 1 or args.cell_size < 32:
         parser.error("--num and --per-grid must be >= 1 and --cell-size >= 32")
+    import cv2
+    import numpy as np
+
+    from ssd.config import load_config
+    from ssd.data import build_dataset, class_names_for
+
     setup_logger(output_dir=None)
     cfg = load_config(args.config_file, args.opts)
 

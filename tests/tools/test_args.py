@@ -95,18 +95,12 @@ def test_help_and_a_missing_option_answer_before_torch_is_imported():
     assert result.stdout.strip() == "[]", result.stderr[-2000:]
 
 
-# tools whose --help still imports torch (module-level imports not yet moved behind the parser)
-_HELP_STILL_IMPORTS_TORCH = {"bench", "visualize"}
-
-
 @pytest.mark.parametrize("name", sorted(__import__("ssd.cli").cli.COMMANDS))
 def test_every_subcommand_help_answers_without_torch(name):
     # issue 20: 'ssd <command> --help' imported torch first and took seconds; parse, then import
     import subprocess
     import sys
 
-    if name in _HELP_STILL_IMPORTS_TORCH:
-        pytest.xfail(f"ssd {name} --help still imports torch at module top")
     code = (
         "import sys, contextlib, io\n"
         "from ssd.cli import main\n"

@@ -1,5 +1,5 @@
 # Two entry points that work on a fresh machine (see README):
-#   make quickstart  - set up, generate the synthetic dataset, train, evaluate, run the demo
+#   make quickstart  - set up, convert a TF SSDLite, generate the synthetic dataset, fine-tune, evaluate, run the demo
 #   make test        - set up, run the whole test suite (it builds the docs with --strict too)
 #   make docs        - build the documentation site into site/; make docs-serve serves it locally
 VENV ?= .venv
@@ -41,8 +41,9 @@ docs-serve: $(STAMP)
 docs-reference: $(STAMP)
 	$(PY) tools/gen_config_reference.py
 
-# what `make quickstart` writes (tools/quickstart.py): the dataset, the run, the annotated demo copies
-QUICKSTART_OUTPUTS := datasets/synthetic_quickstart outputs/quickstart demo/output
+# what `make quickstart` writes (tools/quickstart.py): the converted TF model, the dataset, the run,
+# the annotated demo copies
+QUICKSTART_OUTPUTS := outputs/pretrained datasets/synthetic_quickstart outputs/quickstart demo/output
 
 clean:
 	rm -rf $(QUICKSTART_OUTPUTS)

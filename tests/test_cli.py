@@ -57,5 +57,8 @@ def test_make_clean_removes_what_the_quickstart_writes():
     makefile = open(os.path.join(ROOT, "Makefile"), encoding="utf-8").read()
     cleaned = re.search(r"^QUICKSTART_OUTPUTS := (.+)$", makefile, re.M).group(1).split()
     assert "rm -rf $(QUICKSTART_OUTPUTS)" in makefile
-    config = yaml.safe_load(open(os.path.join(ROOT, "configs", "quickstart_ssdlite320_mnv3.yaml"), encoding="utf-8"))
-    assert set(cleaned) == {quickstart.DATASET_DIR, config["OUTPUT_DIR"], os.path.join("demo", "output")}
+    written = {quickstart.DATASET_DIR, os.path.join("demo", "output"),
+               *(os.path.dirname(path) for path in quickstart.CONVERTED)}
+    for name in (quickstart.DEFAULT_CONFIG, os.path.join("configs", "quickstart_ssdlite320_mnv3.yaml")):
+        written.add(yaml.safe_load(open(os.path.join(ROOT, name), encoding="utf-8"))["OUTPUT_DIR"])
+    assert set(cleaned) == written

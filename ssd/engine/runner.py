@@ -18,8 +18,6 @@ import torch
 from torch import nn
 from yacs.config import CfgNode
 
-from ..checkpoint import io as ckpt_io
-from ..checkpoint.loading import detector_from_checkpoint
 from ..config import resolve_device
 from ..data.class_layout import ClassLayout, scoring_layout
 from ..evaluation import build_evaluator, scalars
@@ -68,12 +66,6 @@ def _default_test_loader(cfg: CfgNode, name: str, **kw: Any) -> Any:
     from ..data import build_test_loader
 
     return build_test_loader(cfg, name, **kw)
-
-
-def _default_model(cfg: CfgNode, **kw: Any) -> nn.Module:
-    from ..modeling import build_model
-
-    return build_model(cfg, **kw)
 
 
 def prepare_for_world(model: nn.Module, *, sync_bn: bool, device: torch.device, world_size: int) -> nn.Module:
@@ -203,16 +195,3 @@ def truncate_jsonl(path: str, *, after: int) -> None:
     with open(path, encoding="utf-8") as f:
         lines = [ln for ln in f if ln.strip() and json.loads(ln).get("iteration", 0) <= after]
     ckpt.atomic_write_text("".join(lines), path)
-
-
-def load_for_test(cfg: CfgNode, path_or_url: str | None, *, build_model: Callable[..., nn.Module] | None = None,
-                  device: torch.device) -> tuple[nn.Module, list[str], str, dict[int, int] | None]:
-    """The model, class names, checkpoint path and label -> category id mapping (``None`` unless the
-    checkpoint carries its own, as converted torchvision COCO models do) from ``path_or_url``
-    (default: the last checkpoint in OUTPUT_DIR), through :func:`ssd.checkpoint.detector_from_checkpoint`."""
-    path = path_or_url or ckpt.last_checkpoint(cfg.OUTPUT_DIR)
-    if not path:
-        raise FileNotFoundError(f"no checkpoint given and none in OUTPUT_DIR = {cfg.OUTPUT_DIR}")
-    loaded = detector_from_checkpoint(ckpt_io.load_checkpoint(path), cfg, source=path,
-                                      build_model=build_model or _default_model)
-    return loaded.model.to(device), loaded.class_names, path, loaded.label_to_category_id

@@ -7,7 +7,7 @@ Each extra level is a 1x1 bottleneck followed by a strided spatial conv. The SSD
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 
 from torch import Tensor, nn
@@ -21,17 +21,49 @@ _ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6}
 
 class ExtraLevels(nn.Module):
     """Base of necks that append ``self.blocks`` levels, each fed by the previous map:
-    ``forward(list of backbone maps) -> backbone maps + one map per block``."""
+    ``forward(list of backbone maps) -> backbone maps + one map per block``. With
+    ``neck_input_only`` the backbone's last map feeds the blocks only and is not a head level."""
 
     blocks: nn.ModuleList
+    neck_input_only: bool = False
 
     def forward(self, features: list[Tensor]) -> list[Tensor]:
-        outputs = list(features)
+        outputs = list(features[:-1]) if self.neck_input_only else list(features)
         x = features[-1]
         for block in self.blocks:
             x = block(x)
             outputs.append(x)
         return outputs
+
+
+def chain_levels(
+    kind: str,
+    *,
+    in_channels: int,
+    out_channels: Sequence[int],
+    mid_channels: Sequence[int],
+    strides: Sequence[int],
+    make_block: Callable[..., nn.Module],
+    norm_eps: float,
+    norm_momentum: float,
+    init: str,
+) -> nn.ModuleList:
+    """One block per extra level, each fed by the one before (the first by ``in_channels``):
+    ``make_block(in, out, mid, stride, norm)`` with ``norm`` the BatchNorm2d factory; initialised
+    as ``init`` says. Raises ``ValueError`` naming ``kind`` when the per-level lists differ in length."""
+    if not (len(out_channels) == len(mid_channels) == len(strides)):
+        raise ValueError(
+            f"{kind} extras need one entry per level: out_channels {list(out_channels)}, "
+            f"mid_channels {list(mid_channels)}, strides {list(strides)}"
+        )
+    norm = partial(nn.BatchNorm2d, eps=norm_eps, momentum=norm_momentum)
+    blocks, prev = [], in_channels
+    for out, mid, s in zip(out_channels, mid_channels, strides, strict=True):
+        blocks.append(make_block(prev, out, mid, s, norm))
+        prev = out
+    levels = nn.ModuleList(blocks)
+    init_conv_weights(levels, init)
+    return levels
 
 
 class SSDExtraLayers(ExtraLevels):

@@ -11,14 +11,17 @@ module's ``blocks.N.conv.*`` one to one.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 
 from torch import nn
 from torchvision.models.mobilenetv2 import InvertedResidual
 
-from ..init import init_conv_weights
 from ..registry import NECKS
-from .extras import ExtraLevels
+from .extras import ExtraLevels, chain_levels
+
+
+def _inverted_residual(prev: int, out: int, mid: int, stride: int, norm) -> nn.Module:
+    # torchvision sizes the expansion as round(prev * ratio): give it the exact ratio
+    return InvertedResidual(prev, out, stride, mid / prev, norm_layer=norm)
 
 
 class InvertedResidualExtras(ExtraLevels):
@@ -37,20 +40,11 @@ class InvertedResidualExtras(ExtraLevels):
         init: str = "xavier",
     ) -> None:
         super().__init__()
-        if not (len(out_channels) == len(mid_channels) == len(strides)):
-            raise ValueError(
-                f"inverted-residual extras need one entry per level: out_channels {list(out_channels)}, "
-                f"mid_channels {list(mid_channels)}, strides {list(strides)}"
-            )
-        norm = partial(nn.BatchNorm2d, eps=norm_eps, momentum=norm_momentum)
-        blocks = []
-        prev = in_channels[-1]
-        for out, mid, s in zip(out_channels, mid_channels, strides, strict=True):
-            # torchvision sizes the expansion as round(prev * ratio): give it the exact ratio
-            blocks.append(InvertedResidual(prev, out, s, mid / prev, norm_layer=norm))
-            prev = out
-        self.blocks = nn.ModuleList(blocks)
-        init_conv_weights(self.blocks, init)
+        self.blocks = chain_levels(
+            "inverted-residual", in_channels=in_channels[-1], out_channels=out_channels,
+            mid_channels=mid_channels, strides=strides, make_block=_inverted_residual, norm_eps=norm_eps,
+            norm_momentum=norm_momentum, init=init,
+        )
         self.out_channels = list(in_channels) + list(out_channels)
 
 

@@ -13,16 +13,24 @@ MobileNeXt), the extras start from that map and it is not passed on as a head le
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 
-from torch import Tensor, nn
+from torch import nn
 from torchvision.ops import Conv2dNormActivation
 
-from ..init import init_conv_weights
 from ..registry import NECKS
+from .extras import ExtraLevels, chain_levels
 
 
-class SandglassExtras(nn.Module):
+def _sandglass(prev: int, out: int, mid: int, stride: int, norm) -> nn.Module:
+    """houqb's sg_block_extra: depthwise 3x3 + BN + ReLU6, 1x1 reduce + BN (linear), 1x1 expand + BN + ReLU6."""
+    return nn.Sequential(
+        Conv2dNormActivation(prev, prev, 3, stride=stride, groups=prev, norm_layer=norm, activation_layer=nn.ReLU6),
+        Conv2dNormActivation(prev, mid, 1, norm_layer=norm, activation_layer=None),
+        Conv2dNormActivation(mid, out, 1, norm_layer=norm, activation_layer=nn.ReLU6),
+    )
+
+
+class SandglassExtras(ExtraLevels):
     """``forward(list of backbone maps) -> head maps``: the backbone's maps (without the last one
     when ``neck_input_only``) and one map per extra level, each
     ``Tensor[B, out_channels[k], ceil(H / s), ceil(W / s)]`` of the one before.
@@ -47,34 +55,13 @@ class SandglassExtras(nn.Module):
         init: str = "xavier",
     ) -> None:
         super().__init__()
-        if not (len(out_channels) == len(mid_channels) == len(strides)):
-            raise ValueError(
-                f"sandglass extras need one entry per level: out_channels {list(out_channels)}, "
-                f"mid_channels {list(mid_channels)}, strides {list(strides)}"
-            )
-        norm = partial(nn.BatchNorm2d, eps=norm_eps, momentum=norm_momentum)
-        blocks = []
-        prev = in_channels[-1]
-        for out, mid, s in zip(out_channels, mid_channels, strides, strict=True):
-            blocks.append(nn.Sequential(
-                Conv2dNormActivation(prev, prev, 3, stride=s, groups=prev, norm_layer=norm, activation_layer=nn.ReLU6),
-                Conv2dNormActivation(prev, mid, 1, norm_layer=norm, activation_layer=None),
-                Conv2dNormActivation(mid, out, 1, norm_layer=norm, activation_layer=nn.ReLU6),
-            ))
-            prev = out
-        self.blocks = nn.ModuleList(blocks)
-        init_conv_weights(self.blocks, init)
+        self.blocks = chain_levels(
+            "sandglass", in_channels=in_channels[-1], out_channels=out_channels, mid_channels=mid_channels,
+            strides=strides, make_block=_sandglass, norm_eps=norm_eps, norm_momentum=norm_momentum, init=init,
+        )
         self.neck_input_only = neck_input_only
         heads = list(in_channels[:-1]) if neck_input_only else list(in_channels)
         self.out_channels = heads + list(out_channels)
-
-    def forward(self, features: list[Tensor]) -> list[Tensor]:
-        outputs = list(features[:-1]) if self.neck_input_only else list(features)
-        x = features[-1]
-        for block in self.blocks:
-            x = block(x)
-            outputs.append(x)
-        return outputs
 
 
 @NECKS.register("sandglass_extras")

@@ -200,6 +200,9 @@ class DefaultTrainer:
         holds OUTPUT_DIR's run lock meanwhile: a second run on the same folder refuses to start."""
         lock = acquire_run_lock(self.cfg.OUTPUT_DIR) if self.rank == 0 else None
         try:
+            if lock is not None:  # config.yaml follows in resume_or_load, after comparing it with a checkpoint's
+                with open(os.path.join(self.cfg.OUTPUT_DIR, "env.json"), "w", encoding="utf-8") as f:
+                    json.dump(self.run.env, f, indent=2)
             return self._train()
         finally:
             if lock is not None:

@@ -11,7 +11,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -40,11 +40,13 @@ class Run:
     device: torch.device
     rank: int
     world_size: int
+    env: dict[str, Any] = field(default_factory=dict)  # collect_env(): what a training run records as env.json
 
 
 def setup_run(cfg: CfgNode, *, training: bool = True) -> Run:
-    """Join torchrun's process group (if any), set up logging and seeds; for training also apply
-    the world-size scaling keys and, on rank 0, save the environment in OUTPUT_DIR."""
+    """Join torchrun's process group (if any), set up logging and seeds, collect the environment
+    (``Run.env``; training writes it as ``env.json`` once it holds OUTPUT_DIR's lock); for training
+    also apply the world-size scaling keys."""
     device = init_distributed(resolve_device(cfg.MODEL.DEVICE))
     rank, world_size = get_rank(), get_world_size()
     setup_logger(output_dir=cfg.OUTPUT_DIR, rank=rank)
@@ -55,11 +57,7 @@ def setup_run(cfg: CfgNode, *, training: bool = True) -> Run:
     seed_everything(cfg.SEED)
     env = collect_env(world_size=world_size)
     logger.info("rank %d of %d on %s; environment: %s", rank, world_size, device, json.dumps(env))
-    if training and rank == 0:  # config.yaml is written by train(), after comparing it with a checkpoint's
-        os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
-        with open(os.path.join(cfg.OUTPUT_DIR, "env.json"), "w", encoding="utf-8") as f:
-            json.dump(env, f, indent=2)
-    return Run(cfg=cfg, device=device, rank=rank, world_size=world_size)
+    return Run(cfg=cfg, device=device, rank=rank, world_size=world_size, env=env)
 
 
 def _default_test_loader(cfg: CfgNode, name: str, **kw: Any) -> Any:

@@ -70,9 +70,11 @@ def test_train_on_a_locked_output_dir_refuses_and_writes_no_run_record(holder, t
     from ssd.engine import setup_run, train
 
     run = tmp_path / "run"
+    (run / "env.json").write_text('{"the running run": 1}\n')  # what the holder recorded
     with pytest.raises(RunLockedError, match=f"PID {holder.pid} on "):
         train(setup_run(standin_cfg(run, MAX_ITER=2)), trainer_class=standin_trainer())
     assert not [n for n in os.listdir(run) if n.startswith(("model_", "config", "metrics", "last_checkpoint"))]
+    assert (run / "env.json").read_text() == '{"the running run": 1}\n'  # not overwritten by the refused run
     holder.kill()
     holder.wait()
     train(setup_run(standin_cfg(run, MAX_ITER=2)), trainer_class=standin_trainer())  # the lock is free again

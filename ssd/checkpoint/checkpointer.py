@@ -98,9 +98,6 @@ class Checkpointer:
         """The checkpoint a resumed run continues from (the pointer's, else the newest), or ``None``."""
         return files.last_checkpoint(self.save_dir)
 
-    def has_checkpoint(self) -> bool:
-        return self.last_checkpoint() is not None
-
     def resume(self, path: str, *, allow_model_change: bool = False) -> dict[str, Any]:
         """Load ``path``'s trained weights (not the EMA ones) into the model and return the whole
         checkpoint, for the loop's optimizer, scheduler, EMA and RNG state. Raises ``ValueError``

@@ -179,7 +179,8 @@ def place_weights(model: nn.Module, weights: Mapping[str, torch.Tensor], *, may_
     expected = model.state_dict()
     unknown = [k for k in weights if k not in expected]
     reshaped = [k for k in weights if k in expected and tuple(weights[k].shape) != tuple(expected[k].shape)]
-    missing = [k for k in expected if k not in weights and k not in set(may_miss)]
+    optional = set(may_miss)
+    missing = [k for k in expected if k not in weights and k not in optional]
     if unknown or reshaped or missing:
         parts = [f"{what}: {', '.join(keys[:3])}" + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
                  for what, keys in (("not in the model", unknown), ("of another shape", reshaped),

@@ -34,10 +34,6 @@ class LoadedDetector:
     def class_names(self) -> list[str]:
         return list(self.class_layout.class_names)
 
-    @property
-    def label_to_category_id(self) -> dict[int, int] | None:
-        return self.class_layout.label_to_category_id
-
 
 def checkpoint_class_names(checkpoint: dict[str, Any], cfg: CfgNode, *, source: str) -> list[str]:
     """The checkpoint's class names (background excluded), else the config's ``DATASETS.CLASSES``;

@@ -52,8 +52,9 @@ def resize_tf_bilinear(image: np.ndarray, *, height: int, width: int) -> np.ndar
     yl = yl.reshape(-1, *([1] * (src.ndim - 1)))
     xl = xl.reshape(-1, *([1] * (src.ndim - 2)))
     top_rows, bottom_rows = src[y0], src[y1]
-    top = top_rows[:, x0] + (top_rows[:, x1] - top_rows[:, x0]) * xl
-    bottom = bottom_rows[:, x0] + (bottom_rows[:, x1] - bottom_rows[:, x0]) * xl
+    top_left, bottom_left = top_rows[:, x0], bottom_rows[:, x0]  # each corner gathered once
+    top = top_left + (top_rows[:, x1] - top_left) * xl
+    bottom = bottom_left + (bottom_rows[:, x1] - bottom_left) * xl
     return top + (bottom - top) * yl
 
 
